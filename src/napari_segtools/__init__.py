@@ -1,0 +1,60 @@
+"""napari-segtools: segmentation tools and honest segmentation metrics for napari.
+
+The scripting API works on numpy arrays plus voxel spacing (mm, numpy axis order)::
+
+    import napari_segtools as nst
+    mask = nst.threshold_mask(ct, low=226, high=3071)
+    report = nst.metrics.evaluate(reference, mask, spacing=(1.5, 0.96, 0.96))
+
+Names are imported lazily, so ``import napari_segtools`` loads no Qt, torch or SimpleITK.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+try:
+    from ._version import version as __version__
+except ImportError:  # pragma: no cover - source tree without a build
+    __version__ = "0.0.0"
+
+#: public name -> module that defines it
+_EXPORTS = {
+    # I/O
+    "read_image": "napari_segtools.core.io",
+    "write_image": "napari_segtools.core.io",
+    # thresholding
+    "threshold_mask": "napari_segtools.core.threshold",
+    "auto_threshold": "napari_segtools.core.threshold",
+    # region growing
+    "connected_threshold": "napari_segtools.core.region_growing",
+    "confidence_connected": "napari_segtools.core.region_growing",
+    "neighborhood_connected": "napari_segtools.core.region_growing",
+    "grow_from_seeds": "napari_segtools.core.region_growing",
+    # atlas propagation
+    "propagate_atlas": "napari_segtools.core.atlas",
+    "multi_atlas_propagate": "napari_segtools.core.atlas",
+    # U-Net
+    "list_models": "napari_segtools.core.unet.package",
+    "load_model": "napari_segtools.core.unet.package",
+    # evaluation
+    "evaluate": "napari_segtools.core.metrics",
+}
+_SUBMODULES = {"metrics", "core"}
+
+__all__ = ["__version__", *_EXPORTS, *_SUBMODULES]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(__all__)

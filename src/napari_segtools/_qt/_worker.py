@@ -1,0 +1,95 @@
+"""The one place that starts background work: a core ``iter_*`` generator in a napari worker.
+
+Progress events drive the widget's progress bar and napari's activity bar; Cancel quits the worker
+at its next yield and leaves every layer untouched; errors become a one-line notification.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from magicgui.widgets import Container, ProgressBar, PushButton
+from napari.qt.threading import GeneratorWorker, create_worker
+from napari.utils import progress
+from napari.utils.notifications import show_error, show_info
+
+from ..core._types import Progress
+
+
+class RunControls(Container):
+    """Run / Cancel buttons and a progress bar, shared by every widget."""
+
+    def __init__(self, run_text: str = "Run", **kwargs):
+        self.run_button = PushButton(text=run_text, tooltip="Start the computation")
+        self.cancel_button = PushButton(
+            text="Cancel", enabled=False, tooltip="Stop at the next step; layers stay untouched"
+        )
+        self.progress = ProgressBar(value=0, min=0, max=1, visible=False, label="")
+        buttons = Container(
+            widgets=[self.run_button, self.cancel_button], layout="horizontal", labels=False
+        )
+        buttons.margins = (0, 0, 0, 0)
+        super().__init__(widgets=[buttons, self.progress], labels=False, **kwargs)
+        self.margins = (0, 0, 0, 0)
+        #: message of the last failure, for the status line and for tests
+        self.last_error: str | None = None
+
+
+def run_generator(
+    controls: RunControls,
+    gen_func: Callable,
+    *args,
+    on_returned: Callable,
+    title: str,
+    **kwargs,
+) -> GeneratorWorker:
+    """Run ``gen_func(*args, **kwargs)`` (a core generator) in a worker thread.
+
+    ``on_returned`` receives the generator's return value on the main thread. Returns the started
+    worker; its ``finished`` signal fires after success, error and cancel alike.
+    """
+    worker: GeneratorWorker = create_worker(gen_func, *args, _ignore_errors=True, **kwargs)
+    bar = progress(total=0, desc=title)
+    controls.last_error = None
+    controls.progress.visible = True
+    controls.progress.value = 0
+
+    def on_yield(event):
+        if isinstance(event, Progress):
+            total = max(int(event.total), 1)
+            controls.progress.max = total
+            controls.progress.value = min(int(event.step), total)
+            controls.progress.label = event.message
+            bar.total = total
+            bar.n = min(int(event.step), total)
+            bar.set_description(f"{title}: {event.message}" if event.message else title)
+            bar.refresh()
+
+    def on_error(exc: BaseException):
+        controls.last_error = f"{title} failed: {exc}"
+        show_error(controls.last_error)
+
+    def on_aborted():
+        controls.last_error = f"{title} cancelled; no layer was changed"
+        show_info(controls.last_error)
+
+    def on_finished():
+        bar.close()
+        controls.progress.visible = False
+        controls.run_button.enabled = True
+        controls.cancel_button.enabled = False
+        try:
+            controls.cancel_button.changed.disconnect(worker.quit)
+        except (TypeError, RuntimeError):  # already disconnected
+            pass
+
+    worker.yielded.connect(on_yield)
+    worker.returned.connect(on_returned)
+    worker.errored.connect(on_error)
+    worker.aborted.connect(on_aborted)
+    worker.finished.connect(on_finished)
+    controls.cancel_button.changed.connect(worker.quit)
+    controls.run_button.enabled = False
+    controls.cancel_button.enabled = True
+    worker.start()
+    return worker
