@@ -11,6 +11,7 @@ import importlib
 import sys
 
 _SUBCOMMANDS = {
+    "demo": ("napari_segtools._demo", "open napari with a sample and the plugin's widgets"),
     "evaluate": ("napari_segtools._cli_evaluate", "evaluate segmentations against references"),
     "train": ("napari_segtools._cli_train", "train a U-Net model package"),
 }

@@ -55,7 +55,8 @@ def write_output(
     """Show ``data`` in the widget's own output layer ``name``, never in a user's layer.
 
     The layer is updated in place when it already exists with the same type and shape, else it is
-    (re)created; it copies ``source``'s scale and translate. Returns the layer.
+    (re)created; it copies ``source``'s scale, translate, affine and geometry metadata.
+    Returns the layer.
     """
     existing = viewer.layers[name] if name in viewer.layers else None
     if existing is not None and existing._type_string == kind and existing.data.shape == data.shape:
@@ -64,8 +65,17 @@ def write_output(
             setattr(existing, key, value)
         existing.scale = source.scale
         existing.translate = source.translate
+        existing.affine = source.affine
         return existing
     if existing is not None:
         viewer.layers.remove(existing)
     add = getattr(viewer, f"add_{kind}")
-    return add(data, name=name, scale=source.scale, translate=source.translate, **kwargs)
+    return add(
+        data,
+        name=name,
+        scale=source.scale,
+        translate=source.translate,
+        affine=source.affine,
+        metadata={**source.metadata, **kwargs.pop("metadata", {})},
+        **kwargs,
+    )

@@ -1,0 +1,93 @@
+"""The installed distribution carries the root manifest and the sample files; both load."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+from npe2 import PluginManifest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_FILES = [
+    "ct_head_invesalius/ct_head_0051.nii.gz",
+    "ct_head_invesalius/ct_head_0051_bone_mask.nii.gz",
+    "itk_brain_slices/BrainProtonDensitySlice.png",
+    "itk_t1_head_3d/KmeansTest_T1UCharRaw.nii.gz",
+    "mni152_2009a/mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz",
+    "dicom_pydicom/CT_small.dcm",
+]
+
+
+@pytest.fixture(scope="module")
+def manifest() -> PluginManifest:
+    return PluginManifest.from_distribution("napari-segtools")
+
+
+def test_installed_manifest_is_the_root_one(manifest):
+    assert manifest.name == "napari-segtools"
+    installed = Path(str(files("napari_segtools") / "napari.yaml"))
+    root = ROOT / "napari.yaml"
+    if root.exists():  # a source checkout: the packaged file must be the root file's content
+        assert installed.read_text() == root.read_text()
+    keys = {s.key for s in manifest.contributions.sample_data}
+    assert {"ct_head", "brain_slice", "mni152", "phantom_3d", "metric_pitfalls"} <= keys
+
+
+def test_every_python_name_imports(manifest):
+    manifest.validate_imports()
+
+
+def test_npe2_validate_cli():
+    result = subprocess.run(
+        [sys.executable, "-m", "npe2", "validate", "napari-segtools"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "valid" in result.stdout
+
+
+def test_widgets_are_listed_in_the_segment_and_measure_menus(manifest):
+    menus = manifest.contributions.menus
+    segment = {item.command for item in menus["napari/layers/segment"]}
+    assert "napari-segtools.threshold" in segment
+    assert {i.command for i in menus["napari/layers/measure"]} == {"napari-segtools.evaluation"}
+
+
+@pytest.mark.parametrize("relative", SAMPLE_FILES)
+def test_sample_files_and_licences_ship_in_the_package(relative):
+    sample = files("napari_segtools") / "sample_images" / relative
+    assert sample.is_file()
+    folder = sample.parent if hasattr(sample, "parent") else None
+    licences = [p.name for p in folder.iterdir() if p.name.endswith(".txt")]
+    assert licences, f"no licence file beside {relative}"
+
+
+def test_reader_contribution_round_trip(tmp_path):
+    import numpy as np
+    import npe2
+
+    from napari_segtools.core._types import Geometry
+    from napari_segtools.core.io import write_image
+
+    labels = np.zeros((4, 5, 6), np.uint16)
+    labels[1:3, 2:4, 1:5] = 7
+    path = write_image(tmp_path / "kidney_seg.nrrd", labels, Geometry((3.0, 0.7, 0.7), (1, 2, 3)))
+    npe2.PluginManager.instance().discover()
+    (data, meta, kind), = npe2.read([str(path)], plugin_name="napari-segtools", stack=False)
+    assert kind == "labels"
+    np.testing.assert_array_equal(data, labels)
+    assert tuple(meta["scale"]) == pytest.approx((3.0, 0.7, 0.7))
+    assert tuple(meta["translate"]) == pytest.approx((1, 2, 3))
+
+
+def test_reader_declines_unknown_files(tmp_path):
+    from napari_segtools._reader import get_reader
+
+    (tmp_path / "table.csv").write_text("a,b\n")
+    assert get_reader(str(tmp_path / "table.csv")) is None
+    assert get_reader(str(tmp_path)) is None  # an empty folder holds no DICOM series
+    assert get_reader([str(tmp_path / "a.nii"), str(tmp_path / "b.nii")]) is None
