@@ -91,3 +91,50 @@ def test_reader_declines_unknown_files(tmp_path):
     assert get_reader(str(tmp_path / "table.csv")) is None
     assert get_reader(str(tmp_path)) is None  # an empty folder holds no DICOM series
     assert get_reader([str(tmp_path / "a.nii"), str(tmp_path / "b.nii")]) is None
+
+
+def test_built_wheel_carries_real_files_and_validates(tmp_path):
+    """The wheel holds the manifest and samples as files (not links), and npe2 loads it."""
+    import os
+    import zipfile
+
+    import shutil
+
+    source = tmp_path / "source"  # build from a copy: nothing is written into the checkout
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split()
+    for relative in listed:
+        (source / relative).parent.mkdir(parents=True, exist_ok=True)
+        if (ROOT / relative).exists():
+            shutil.copy2(ROOT / relative, source / relative, follow_symlinks=False)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "SETUPTOOLS_SCM_PRETEND_VERSION": "0.0.0"},  # the copy has no .git
+    )
+    (wheel,) = tmp_path.glob("napari_segtools-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        manifest_info = archive.getinfo("napari_segtools/napari.yaml")
+        assert (manifest_info.external_attr >> 16) & 0o170000 != 0o120000  # not a symlink
+        assert archive.read(manifest_info).decode() == (ROOT / "napari.yaml").read_text()
+        names = set(archive.namelist())
+    for relative in SAMPLE_FILES:
+        assert f"napari_segtools/sample_images/{relative}" in names
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), wheel],
+        check=True,
+        capture_output=True,
+    )
+    code = (
+        "import napari_segtools, npe2; "
+        "assert napari_segtools.__file__.startswith(%r), napari_segtools.__file__; "
+        "m = npe2.PluginManifest.from_distribution('napari-segtools'); print(m.name)"
+    ) % str(target)
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "napari-segtools"
