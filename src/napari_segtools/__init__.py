@@ -26,6 +26,18 @@ _EXPORTS = {
     # thresholding
     "threshold_mask": "napari_segtools.core.threshold",
     "auto_threshold": "napari_segtools.core.threshold",
+    "threshold_labels": "napari_segtools.core.threshold",
+    "local_threshold": "napari_segtools.core.threshold",
+    # mask clean-up (physical units)
+    "clean_mask": "napari_segtools.core.cleanup",
+    "keep_largest_component": "napari_segtools.core.cleanup",
+    "keep_components_touching": "napari_segtools.core.cleanup",
+    "remove_small_objects": "napari_segtools.core.cleanup",
+    "fill_holes": "napari_segtools.core.cleanup",
+    "open_mask": "napari_segtools.core.cleanup",
+    "close_mask": "napari_segtools.core.cleanup",
+    "median_smooth": "napari_segtools.core.cleanup",
+    "paint_labels": "napari_segtools.core.cleanup",
     # region growing
     "connected_threshold": "napari_segtools.core.region_growing",
     "confidence_connected": "napari_segtools.core.region_growing",

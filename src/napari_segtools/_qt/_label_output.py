@@ -1,0 +1,124 @@
+"""Where a segmentation goes: new or chosen Labels layer, label, Slicer-like masking, undo."""
+
+from __future__ import annotations
+
+import numpy as np
+from magicgui.widgets import ComboBox, Container, PushButton, SpinBox
+
+from ._layers import write_output
+
+_MODES = [
+    ("overwrite all", "all"),
+    ("only empty voxels", "empty"),
+    ("only inside label", "inside"),
+]
+
+
+class LabelOutput(Container):
+    """Output settings plus a one-step undo of the last write.
+
+    ``target.value`` is None for the widget's own layer ``"<input> <operation>"``.
+    """
+
+    def __init__(self, viewer, operation: str, **kwargs):
+        self._viewer = viewer
+        self._operation = operation
+        self.target = ComboBox(
+            label="Output",
+            choices=self._target_choices,
+            tooltip=f"Write into a new Labels layer '<image> {operation}' or a chosen one",
+        )
+        self.label_value = SpinBox(
+            label="Label value",
+            value=1,
+            min=1,
+            max=65535,
+            tooltip="Label id written for the segmented voxels",
+        )
+        self.mode = ComboBox(
+            label="Masking",
+            choices=_MODES,
+            value="all",
+            tooltip="Overwrite any label, fill only unlabelled voxels, or write inside one label",
+        )
+        self.inside_label = SpinBox(
+            label="Inside label",
+            value=1,
+            min=0,
+            max=65535,
+            visible=False,
+            tooltip="Only voxels with this label change",
+        )
+        self.undo_button = PushButton(
+            text="Undo last write",
+            enabled=False,
+            tooltip="Restore the layer as it was before the last Apply",
+        )
+        super().__init__(
+            widgets=[
+                self.target,
+                self.label_value,
+                self.mode,
+                self.inside_label,
+                self.undo_button,
+            ],
+            **kwargs,
+        )
+        self._undo: tuple | None = None
+        self.mode.changed.connect(lambda v: setattr(self.inside_label, "visible", v == "inside"))
+        self.undo_button.changed.connect(self.undo)
+        viewer.layers.events.inserted.connect(self.target.reset_choices)
+        viewer.layers.events.removed.connect(self.target.reset_choices)
+
+    def _target_choices(self, _widget=None):
+        own = [(f"new layer '<image> {self._operation}'", None)]
+        labels = [
+            (layer.name, layer)
+            for layer in self._viewer.layers
+            if layer._type_string == "labels" and not layer.name.endswith(" preview")
+        ]
+        return own + labels
+
+    def resolve(self, source, dtype=np.uint8):
+        """The Labels layer to write into; the own layer is created empty on ``source``'s grid."""
+        layer = self.target.value
+        if layer is None:
+            name = f"{source.name} {self._operation}"
+            existing = self._viewer.layers[name] if name in self._viewer.layers else None
+            if existing is not None and existing.data.shape == source.data.shape:
+                return existing
+            return write_output(
+                self._viewer, name, np.zeros(source.data.shape, dtype), source=source
+            )
+        if layer.data.shape != source.data.shape:
+            raise ValueError(
+                f"Labels layer '{layer.name}' has shape {layer.data.shape} but image "
+                f"'{source.name}' has shape {source.data.shape}; choose a layer on the same grid"
+            )
+        return layer
+
+    def paint_options(self) -> dict:
+        """Keyword options for ``core.cleanup.paint_labels``."""
+        return {"mode": self.mode.value, "inside_label": self.inside_label.value}
+
+    def commit(self, layer, region: tuple, block: np.ndarray) -> None:
+        """Write ``block`` at ``layer.data[region]``, keeping the old values for :meth:`undo`."""
+        self._undo = (layer, region, np.array(layer.data[region], copy=True))
+        self._set(layer, region, block)
+        self.undo_button.enabled = True
+
+    def undo(self, *_):
+        """Restore the voxels changed by the last :meth:`commit`."""
+        if self._undo is None:
+            return
+        layer, region, old = self._undo
+        self._undo = None
+        self.undo_button.enabled = False
+        if layer in self._viewer.layers:
+            self._set(layer, region, old)
+
+    @staticmethod
+    def _set(layer, region, block):
+        data = np.asarray(layer.data)
+        data[region] = block
+        layer.data = data

@@ -1,0 +1,398 @@
+"""Intensity thresholds: manual ranges, automatic global thresholds and local (adaptive) ones.
+
+A threshold function returns a value (or a threshold image) and the caller compares, as in
+scikit-image. The automatic methods all work on one :class:`Histogram`, so a widget computes the
+histogram of a volume once and then switches methods instantly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._types import Progress, ProgressGenerator, Spacing, run_to_completion
+from ._validate import check_image, check_spacing
+
+#: automatic global methods understood by :func:`auto_threshold`
+METHODS = ("otsu", "multiotsu", "li", "yen", "triangle", "isodata", "mean", "minimum")
+#: smoothing of the local threshold image
+LOCAL_METHODS = ("gaussian", "mean")
+
+_CHUNK = 1 << 22  # voxels per histogram chunk: bounds memory and paces progress events
+_MAX_EXACT_BINS = 1 << 16
+#: most histogram bins multi-Otsu searches per class count (its cost grows as bins^(classes-1))
+_MULTIOTSU_BINS = {2: 1024, 3: 1024, 4: 256, 5: 128}
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Intensity histogram of an image.
+
+    Attributes
+    ----------
+    counts : (B,) int64 ndarray
+        Number of voxels per bin; the first and last bins are never empty.
+    centers : (B,) float64 ndarray
+        Intensity at the centre of each bin.
+    mean : float
+        Exact mean intensity of the image.
+    exact : bool
+        True when every integer value has its own bin (integer images with at most 65,536 values).
+    low, high : float
+        Smallest and largest intensity in the image.
+    """
+
+    counts: np.ndarray
+    centers: np.ndarray
+    mean: float
+    exact: bool
+    low: float
+    high: float
+
+    def coarsened(self, nbins: int) -> Histogram:
+        """The same histogram summed into at most ``nbins`` equal groups of adjacent bins."""
+        if len(self.counts) <= nbins:
+            return self
+        group = -(-len(self.counts) // nbins)
+        pad = (-len(self.counts)) % group
+        counts = np.pad(self.counts, (0, pad)).reshape(-1, group).sum(axis=1)
+        step = self.centers[1] - self.centers[0]
+        centers = self.centers[0] + step * (np.arange(len(counts)) * group + (group - 1) / 2)
+        keep = slice(0, np.flatnonzero(counts)[-1] + 1)
+        return Histogram(counts[keep], centers[keep], self.mean, False, self.low, self.high)
+
+
+def threshold_mask(image, *, low: float, high: float, out: np.ndarray | None = None) -> np.ndarray:
+    """Voxels whose intensity lies in the closed range ``[low, high]``.
+
+    Parameters
+    ----------
+    image : (Y, X), (Z, Y, X) or (T, Z, Y, X) ndarray
+        Intensities (any real dtype); NaN voxels are never inside the range.
+    low, high : float
+        Inclusive bounds, in the image's intensity units (for CT: HU).
+    out : bool ndarray of ``image.shape``, optional
+        Buffer to write into (saves an allocation in live previews).
+
+    Returns
+    -------
+    mask : bool ndarray of ``image.shape``
+
+    Raises
+    ------
+    ValueError
+        If ``low > high``, a bound is NaN, or ``out`` has the wrong shape or dtype.
+
+    Examples
+    --------
+    >>> threshold_mask(np.array([[0, 226, 3071, 4000]]), low=226, high=3071).astype(int)
+    array([[0, 1, 1, 0]])
+    """
+    arr = check_image(image, ndims=(2, 3, 4), allow_nan=True)
+    low, high = float(low), float(high)
+    if not (low <= high):
+        raise ValueError(f"`low` must be <= `high`; got low={low}, high={high}")
+    if out is None:
+        out = np.empty(arr.shape, dtype=bool)
+    elif out.shape != arr.shape or out.dtype != bool:
+        raise ValueError(
+            f"`out` must be a bool array of shape {arr.shape}; got {out.dtype} {out.shape}"
+        )
+    if np.issubdtype(arr.dtype, np.integer):  # compare in the image's own dtype: no float copy
+        info = np.iinfo(arr.dtype)
+        low, high = np.ceil(low), np.floor(high)
+        if low > info.max or high < info.min or low > high:
+            out[...] = False
+            return out
+        low, high = arr.dtype.type(max(low, info.min)), arr.dtype.type(min(high, info.max))
+    np.greater_equal(arr, low, out=out)
+    out &= arr <= high
+    return out
+
+
+def threshold_labels(image, thresholds, *, first_label: int = 1) -> np.ndarray:
+    """Split intensities into ``len(thresholds) + 1`` classes, lowest class -> ``first_label``.
+
+    Class ``i`` holds ``thresholds[i-1] <= value < thresholds[i]``, so the result of
+    ``auto_threshold(image, method="multiotsu", classes=k)`` gives ``k`` labels.
+
+    Parameters
+    ----------
+    image : ndarray
+        Intensities.
+    thresholds : sequence of float
+        Increasing class boundaries (intensity units).
+    first_label : int
+        Label of the darkest class (>= 1).
+
+    Returns
+    -------
+    labels : uint8 or uint16 ndarray of ``image.shape``
+    """
+    arr = check_image(image, ndims=(2, 3, 4))
+    bounds = np.asarray(thresholds, dtype=float).ravel()
+    if bounds.size == 0 or np.any(np.diff(bounds) < 0):
+        raise ValueError(
+            f"`thresholds` must be one or more increasing values; got {bounds.tolist()}"
+        )
+    if first_label < 1:
+        raise ValueError(f"`first_label` must be >= 1; got {first_label}")
+    dtype = np.uint8 if first_label + bounds.size <= 255 else np.uint16
+    return (np.digitize(arr, bounds) + first_label).astype(dtype)
+
+
+def iter_histogram(image, *, nbins: int = 256) -> ProgressGenerator[Histogram]:
+    """Generator form of :func:`image_histogram`; yields one :class:`Progress` per chunk."""
+    arr = check_image(image, ndims=(2, 3, 4))
+    if nbins < 2:
+        raise ValueError(f"`nbins` must be >= 2; got {nbins}")
+    flat = arr.reshape(-1)
+    lo, hi = flat.min(), flat.max()
+    if lo == hi:
+        yield Progress(1, 1, "histogram")
+        value = float(lo)
+        return Histogram(np.array([flat.size]), np.array([value]), value, True, value, value)
+    exact = np.issubdtype(arr.dtype, np.integer) and int(hi) - int(lo) < _MAX_EXACT_BINS
+    size = int(hi) - int(lo) + 1 if exact else nbins
+    counts = np.zeros(size, dtype=np.int64)
+    total = 0.0
+    n_chunks = -(-flat.size // _CHUNK)
+    for i in range(n_chunks):
+        chunk = flat[i * _CHUNK : (i + 1) * _CHUNK]
+        if exact and arr.dtype.itemsize <= 2:
+            # offsets in unsigned arithmetic wrap to the right bin index without a 64-bit copy
+            unsigned = np.dtype(f"u{arr.dtype.itemsize}")
+            counts += np.bincount(
+                chunk.view(unsigned) - np.asarray(lo).view(unsigned), minlength=size
+            )
+        elif exact:
+            counts += np.bincount(chunk.astype(np.int64) - int(lo), minlength=size)
+        else:
+            counts += np.histogram(chunk, bins=nbins, range=(float(lo), float(hi)))[0]
+            total += float(chunk.sum(dtype=np.float64))
+        yield Progress(i + 1, n_chunks, "histogram")
+    if exact:
+        centers = np.arange(int(lo), int(hi) + 1, dtype=np.float64)
+        total = float(counts @ centers)
+    else:
+        edges = np.linspace(float(lo), float(hi), nbins + 1)
+        centers = (edges[:-1] + edges[1:]) / 2
+    return Histogram(counts, centers, total / flat.size, bool(exact), float(lo), float(hi))
+
+
+def image_histogram(image, *, nbins: int = 256) -> Histogram:
+    """Histogram of all voxels: one bin per value for integer images, else ``nbins`` bins.
+
+    Parameters
+    ----------
+    image : ndarray
+        Finite intensities, 2-D to 4-D.
+    nbins : int
+        Number of equal bins between min and max for float images (and for integer images that
+        span more than 65,536 values).
+
+    Returns
+    -------
+    Histogram
+    """
+    return run_to_completion(iter_histogram(image, nbins=nbins))
+
+
+def _li(hist: Histogram) -> float:
+    """Li's iterative minimum cross-entropy threshold, computed on the histogram."""
+    c = hist.centers - hist.centers[0]
+    n = hist.counts.astype(np.float64)
+    cum_n, cum_s = np.cumsum(n), np.cumsum(n * c)
+    tolerance = 0.5 if hist.exact else np.min(np.diff(c[n > 0])) / 2
+    t_next, t_curr = hist.mean - hist.centers[0], -np.inf
+    while abs(t_next - t_curr) > tolerance:
+        t_curr = t_next
+        k = np.searchsorted(c, t_curr, side="right") - 1  # last bin <= t (background)
+        mean_back = cum_s[k] / cum_n[k]
+        mean_fore = (cum_s[-1] - cum_s[k]) / (cum_n[-1] - cum_n[k])
+        if mean_back == 0:
+            break
+        t_next = (mean_back - mean_fore) / (np.log(mean_back) - np.log(mean_fore))
+    return float(t_next + hist.centers[0])
+
+
+def _triangle(hist: Histogram) -> float:
+    """Zack's triangle threshold: the bin farthest below the line from the peak to the far tail."""
+    counts = hist.counts.astype(np.float64)
+    last = len(counts) - 1
+    peak = int(np.argmax(counts))
+    flip = peak < last - peak  # the longer tail lies above the peak: mirror the histogram
+    if flip:
+        counts, peak = counts[::-1], last - peak
+    x = np.arange(peak)
+    # distance below the chord from (0, 0) to (peak, counts[peak]), up to a positive factor
+    level = int(np.argmax(counts[peak] * x - peak * counts[x]))
+    if flip:
+        level = last - level
+    return float(hist.centers[level])
+
+
+def _minimum(hist: Histogram, max_iterations: int = 10_000) -> float:
+    """Prewitt-Mendelsohn minimum: smooth until two peaks remain, take the valley between them."""
+    from scipy import ndimage as ndi
+
+    smooth = hist.counts.astype(np.float64)
+    peaks = np.array([], dtype=int)
+    for _ in range(max_iterations):
+        smooth = ndi.uniform_filter1d(smooth, 3)
+        steps = np.sign(np.diff(smooth))
+        moving = np.flatnonzero(steps)  # plateaus keep the last direction
+        rising_before = np.concatenate(([1.0], steps[moving][:-1])) > 0
+        peaks = moving[(steps[moving] < 0) & rising_before]
+        if len(peaks) < 3:
+            break
+    if len(peaks) != 2:
+        raise ValueError("the histogram is not bimodal; the Minimum method finds no valley")
+    return float(hist.centers[peaks[0] + np.argmin(smooth[peaks[0] : peaks[1] + 1])])
+
+
+def threshold_from_histogram(hist: Histogram, *, method: str = "otsu", classes: int = 3):
+    """Automatic threshold of a :class:`Histogram`; see :func:`auto_threshold`."""
+    from skimage import filters
+
+    if method not in METHODS:
+        raise ValueError(f"`method` must be one of {', '.join(METHODS)}; got {method!r}")
+    if len(hist.counts) < 2:
+        raise ValueError(
+            f"the image holds a single value ({hist.centers[0]}); nothing to threshold"
+        )
+    pair = (hist.counts, hist.centers)
+    if method == "multiotsu":
+        if classes not in _MULTIOTSU_BINS:
+            raise ValueError(f"`classes` must be 2 to {max(_MULTIOTSU_BINS)}; got {classes}")
+        small = hist.coarsened(_MULTIOTSU_BINS[classes])
+        if np.count_nonzero(small.counts) < classes:
+            raise ValueError(
+                f"the image holds fewer than {classes} distinct values for {classes} classes"
+            )
+        values = filters.threshold_multiotsu(classes=classes, hist=(small.counts, small.centers))
+        return tuple(float(v) for v in values)
+    if method == "mean":
+        return float(hist.mean)
+    if method == "li":
+        return _li(hist)
+    if method == "triangle":
+        return _triangle(hist)
+    if method == "minimum":
+        return _minimum(hist)
+    func = {
+        "otsu": filters.threshold_otsu,
+        "yen": filters.threshold_yen,
+        "isodata": filters.threshold_isodata,
+    }
+    return float(func[method](hist=pair))
+
+
+def auto_threshold(image, *, method: str = "otsu", classes: int = 3, nbins: int = 256):
+    """Automatic global threshold of an image.
+
+    Parameters
+    ----------
+    image : ndarray
+        Finite intensities, 2-D to 4-D.
+    method : {"otsu", "multiotsu", "li", "yen", "triangle", "isodata", "mean", "minimum"}
+        Thresholding rule; all but "mean" work on the image histogram.
+    classes : int
+        Number of classes for "multiotsu" (2 to 5).
+    nbins : int
+        Histogram bins for float images.
+
+    Returns
+    -------
+    threshold : float, or tuple of ``classes - 1`` floats for "multiotsu"
+        Intensity value(s); the foreground is ``image > threshold`` (or
+        :func:`threshold_labels` for several values).
+
+    Raises
+    ------
+    ValueError
+        For an unknown method, a constant image, or a histogram the method cannot split.
+
+    Notes
+    -----
+    Integer images use one histogram bin per value, as scikit-image does, so results equal
+    ``skimage.filters.threshold_<method>(image)``; float images use ``nbins`` bins between min
+    and max (Li then works on bin centres rather than on every voxel). To bound its cost
+    (bins^(classes-1)), multi-Otsu sums adjacent bins down to 1024 bins for 2-3 classes, 256 for
+    4 and 128 for 5.
+
+    Examples
+    --------
+    >>> auto_threshold(np.array([[0, 0, 10, 10]], dtype=np.uint8))
+    0.0
+    """
+    hist = image_histogram(image, nbins=nbins)
+    return threshold_from_histogram(hist, method=method, classes=classes)
+
+
+def block_size_voxels(block_size_mm: float, spacing: Spacing) -> tuple[int, ...]:
+    """Odd neighbourhood width per axis (>= 3 voxels) covering ``block_size_mm``."""
+    sizes = (max(3, int(round(block_size_mm / s))) for s in spacing)
+    return tuple(n + 1 - n % 2 for n in sizes)
+
+
+def iter_local_threshold(
+    image, *, spacing: Spacing, block_size_mm: float, method: str = "gaussian", offset: float = 0.0
+) -> ProgressGenerator[np.ndarray]:
+    """Generator form of :func:`local_threshold`; yields one :class:`Progress` per axis."""
+    from scipy import ndimage as ndi
+
+    arr = check_image(image)
+    spacing = check_spacing(spacing, arr.ndim)
+    if method not in LOCAL_METHODS:
+        raise ValueError(f"`method` must be one of {', '.join(LOCAL_METHODS)}; got {method!r}")
+    if not block_size_mm > 0:
+        raise ValueError(f"`block_size_mm` must be > 0 mm; got {block_size_mm}")
+    sizes = block_size_voxels(block_size_mm, spacing)
+    dtype = (
+        np.float64
+        if arr.dtype in (np.float64, np.int32, np.int64, np.uint32, np.uint64)
+        else np.float32
+    )
+    out = arr.astype(dtype)
+    for axis, size in enumerate(sizes):
+        if method == "gaussian":
+            ndi.gaussian_filter1d(out, (size - 1) / 6.0, axis=axis, output=out, mode="reflect")
+        else:
+            ndi.uniform_filter1d(out, size, axis=axis, output=out, mode="reflect")
+        yield Progress(axis + 1, arr.ndim, f"local {method} along axis {axis}")
+    out -= offset
+    return out
+
+
+def local_threshold(
+    image, *, spacing: Spacing, block_size_mm: float, method: str = "gaussian", offset: float = 0.0
+) -> np.ndarray:
+    """Local (adaptive) threshold image: the weighted mean of a block around each voxel.
+
+    Parameters
+    ----------
+    image : (Y, X) or (Z, Y, X) ndarray
+        Finite intensities.
+    spacing : tuple of float
+        Voxel size in mm, numpy axis order.
+    block_size_mm : float
+        Width of the neighbourhood in mm; per axis it becomes an odd number of voxels (>= 3),
+        so anisotropic grids get the same physical block.
+    method : {"gaussian", "mean"}
+        Gaussian weights (sigma = (block - 1) / 6 voxels) or a flat box.
+    offset : float
+        Subtracted from the local mean (intensity units).
+
+    Returns
+    -------
+    threshold : float ndarray of ``image.shape``
+        Foreground is ``image > threshold``. Equals ``skimage.filters.threshold_local`` with the
+        per-axis block sizes of :func:`block_size_voxels`.
+    """
+    return run_to_completion(
+        iter_local_threshold(
+            image, spacing=spacing, block_size_mm=block_size_mm, method=method, offset=offset
+        )
+    )

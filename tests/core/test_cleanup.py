@@ -1,0 +1,191 @@
+"""Mask clean-up in physical units and label painting: known answers, scipy/skimage checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+from skimage import morphology
+
+from napari_segtools import (
+    clean_mask,
+    close_mask,
+    fill_holes,
+    keep_components_touching,
+    keep_largest_component,
+    median_smooth,
+    open_mask,
+    paint_labels,
+    remove_small_objects,
+)
+from napari_segtools.core._geometry import ellipsoid_footprint
+from napari_segtools.core.cleanup import iter_clean_mask
+
+SPACING = (2.5, 0.8, 0.8)
+
+
+def _blobs():
+    """Three boxes of 2x3x3, 2x5x5 and 1x1x1 voxels on a 10x20x20 grid (2.5 x 0.8 x 0.8 mm)."""
+    mask = np.zeros((10, 20, 20), bool)
+    mask[1:3, 1:4, 1:4] = True  # 18 voxels = 28.8 mm^3
+    mask[5:7, 10:15, 10:15] = True  # 50 voxels = 80 mm^3
+    mask[8, 18, 18] = True  # 1 voxel = 1.6 mm^3
+    return mask
+
+
+def _random_mask(seed=1, shape=(12, 30, 30)):
+    return ndi.gaussian_filter(np.random.default_rng(seed).random(shape), 1.5) > 0.5
+
+
+def test_keep_largest_component():
+    mask = _blobs()
+    out = keep_largest_component(mask)
+    assert out.sum() == 50 and out[5:7, 10:15, 10:15].all()
+    assert mask.sum() == 69  # input untouched
+
+
+def test_keep_largest_connectivity_joins_diagonals():
+    mask = np.zeros((5, 5), bool)
+    mask[0, 0] = mask[1, 1] = mask[2, 2] = True
+    mask[4, 3:5] = True
+    assert keep_largest_component(mask, connectivity=1).sum() == 2
+    assert keep_largest_component(mask, connectivity=2).sum() == 3
+
+
+def test_keep_largest_empty_mask():
+    assert not keep_largest_component(np.zeros((4, 4, 4), bool)).any()
+
+
+def test_keep_components_touching_points():
+    mask = _blobs()
+    out = keep_components_touching(mask, [[1, 2, 2], [8, 18, 18], [0, 0, 0]])  # last is background
+    assert out.sum() == 19
+    with pytest.raises(ValueError, match="outside image shape"):
+        keep_components_touching(mask, [[10, 0, 0]])
+
+
+def test_remove_small_objects_in_mm3():
+    mask = _blobs()
+    assert (
+        remove_small_objects(mask, spacing=SPACING, min_size_mm3=28.8).sum() == 68
+    )  # equal volume stays
+    assert remove_small_objects(mask, spacing=SPACING, min_size_mm3=29.0).sum() == 50
+    assert remove_small_objects(mask, spacing=SPACING, min_size_mm3=0).sum() == 69
+    with pytest.raises(ValueError, match="`min_size_mm3` must be >= 0"):
+        remove_small_objects(mask, spacing=SPACING, min_size_mm3=-1)
+
+
+def test_remove_small_objects_anisotropy_matters():
+    mask = _blobs()
+    # on a 1 mm isotropic grid the 18-voxel box is 18 mm^3 and goes
+    assert remove_small_objects(mask, spacing=(1, 1, 1), min_size_mm3=20).sum() == 50
+
+
+def test_fill_holes_3d_and_per_slice():
+    shell = np.zeros((7, 9, 9), bool)
+    shell[1:6, 1:8, 1:8] = True
+    shell[2:5, 3:6, 3:6] = False  # closed cavity of 27 voxels
+    np.testing.assert_array_equal(fill_holes(shell), ndi.binary_fill_holes(shell))
+    assert fill_holes(shell).sum() == shell.sum() + 27
+    tube = shell.copy()
+    tube[:, 3:6, 3:6] = (
+        False  # open at both ends along axis 0: no 3-D hole, but holes in each slice
+    )
+    assert fill_holes(tube).sum() == tube.sum()
+    assert fill_holes(tube, axis=0).sum() == tube.sum() + 5 * 9
+    assert fill_holes(tube, axis=1).sum() == tube.sum()
+
+
+def test_fill_holes_axis_errors():
+    with pytest.raises(ValueError, match="`axis` must index"):
+        fill_holes(np.zeros((4, 4, 4), bool), axis=3)
+    with pytest.raises(ValueError, match="`axis` must index"):
+        fill_holes(np.zeros((4, 4), bool), axis=0)
+
+
+def test_open_close_equal_skimage_with_the_mm_ball():
+    mask = _random_mask()
+    footprint = ellipsoid_footprint(1.7, SPACING)
+    assert footprint.shape == (1, 5, 5)
+    padded = np.pad(mask, [(0, 0), (4, 4), (4, 4)], mode="edge")  # our border rule: edge continued
+    crop = (slice(None), slice(4, -4), slice(4, -4))
+    np.testing.assert_array_equal(
+        open_mask(mask, spacing=SPACING, radius_mm=1.7),
+        morphology.opening(padded, footprint)[crop],
+    )
+    np.testing.assert_array_equal(
+        close_mask(mask, spacing=SPACING, radius_mm=1.7),
+        morphology.closing(padded, footprint)[crop],
+    )
+
+
+def test_open_removes_thin_line_and_close_bridges_gap():
+    mask = np.zeros((30, 30), bool)
+    mask[5:20, 5:20] = True
+    mask[25, :] = True  # a 1-voxel (0.5 mm) line
+    opened = open_mask(mask, spacing=(0.5, 0.5), radius_mm=1.0)
+    assert not opened[25].any() and opened[12, 5:20].all() and opened[5:20, 12].all()
+    assert not opened[5, 5]  # the ball rounds the corners
+    gap = np.zeros((20, 20), bool)
+    gap[5:15, 2:9] = gap[5:15, 10:18] = True  # a 1-voxel gap at column 9
+    closed = close_mask(gap, spacing=(0.5, 0.5), radius_mm=1.0)
+    assert (
+        closed[6:14, 9].all() and closed.sum() == gap.sum() + 8
+    )  # end rows stay notched; no growth at the border
+
+
+def test_median_smooth_equals_scipy_median_and_smooths():
+    mask = _random_mask(seed=3)
+    footprint = ellipsoid_footprint(1.7, SPACING)
+    ref = ndi.median_filter(mask.astype(np.uint8), footprint=footprint, mode="reflect").astype(
+        bool
+    )
+    np.testing.assert_array_equal(median_smooth(mask, spacing=SPACING, radius_mm=1.7), ref)
+    noisy = np.zeros((20, 20), bool)
+    noisy[5:15, 5:15] = True
+    noisy[2, 17] = True
+    noisy[10, 10] = False
+    smoothed = median_smooth(noisy, spacing=(1, 1), radius_mm=1)
+    assert not smoothed[2, 17] and smoothed[10, 10]
+
+
+def test_clean_mask_runs_steps_in_order_with_progress():
+    mask = _blobs()
+    steps = [("remove_small", {"min_size_mm3": 2}), ("keep_largest", {})]
+    events = list(iter_clean_mask(mask, spacing=SPACING, steps=steps))
+    assert [e.message for e in events] == ["remove small", "keep largest", "clean-up done"]
+    assert clean_mask(mask, spacing=SPACING, steps=steps).sum() == 50
+    np.testing.assert_array_equal(clean_mask(mask, spacing=SPACING, steps=[]), mask)
+    with pytest.raises(ValueError, match="unknown clean-up step 'dilate'"):
+        clean_mask(mask, spacing=SPACING, steps=[("dilate", {})])
+
+
+def test_radius_must_be_non_negative_and_spacing_match():
+    with pytest.raises(ValueError, match="`radius_mm` must be >= 0"):
+        open_mask(np.zeros((3, 3), bool), spacing=(1, 1), radius_mm=-1)
+    with pytest.raises(ValueError, match="`spacing` has 2 values but `mask` is 3-D"):
+        close_mask(np.zeros((3, 3, 3), bool), spacing=(1, 1), radius_mm=1)
+
+
+def test_paint_modes():
+    target = np.array([[0, 0, 2, 2, 5, 5]], np.uint8)
+    source = np.array([[3, 0, 3, 0, 3, 3]], np.uint16)
+    np.testing.assert_array_equal(paint_labels(target, source, mode="all"), [[3, 0, 3, 2, 3, 3]])
+    np.testing.assert_array_equal(paint_labels(target, source, mode="empty"), [[3, 0, 2, 2, 5, 5]])
+    np.testing.assert_array_equal(
+        paint_labels(target, source, mode="inside", inside_label=5), [[0, 0, 2, 2, 3, 3]]
+    )
+    assert paint_labels(target, source).dtype == np.uint8
+    np.testing.assert_array_equal(target, [[0, 0, 2, 2, 5, 5]])  # untouched
+
+
+def test_paint_errors():
+    target = np.zeros((2, 2), np.uint8)
+    with pytest.raises(ValueError, match="`inside_label` is required"):
+        paint_labels(target, np.ones((2, 2), int), mode="inside")
+    with pytest.raises(ValueError, match="label 300 does not fit"):
+        paint_labels(target, np.full((2, 2), 300))
+    with pytest.raises(ValueError, match="shape"):
+        paint_labels(target, np.ones((3, 2), int))
+    with pytest.raises(ValueError, match="`mode` must be one of"):
+        paint_labels(target, np.ones((2, 2), int), mode="replace")

@@ -1,0 +1,238 @@
+"""Thresholds: known answers, cross-checks against scikit-image, the real head CT bone mask."""
+
+from __future__ import annotations
+
+import importlib.resources
+
+import numpy as np
+import pytest
+from skimage import data, filters
+
+from napari_segtools import auto_threshold, local_threshold, threshold_labels, threshold_mask
+from napari_segtools.core._types import Progress
+from napari_segtools.core.threshold import (
+    METHODS,
+    block_size_voxels,
+    image_histogram,
+    iter_histogram,
+    iter_local_threshold,
+)
+
+SINGLE = [m for m in METHODS if m != "multiotsu"]
+
+
+@pytest.fixture(scope="module")
+def ct_head():
+    from napari_segtools.core.io import read_image
+
+    folder = importlib.resources.files("napari_segtools") / "sample_images" / "ct_head_invesalius"
+    ct, geometry = read_image(folder / "ct_head_0051.nii.gz")
+    bone, _ = read_image(folder / "ct_head_0051_bone_mask.nii.gz")
+    return ct, bone.astype(bool), geometry
+
+
+def _bimodal_int16(shape=(30, 40), seed=0):
+    rng = np.random.default_rng(seed)
+    bright = rng.random(shape) > 0.6
+    return (rng.normal(100, 30, shape) + bright * 300).astype(np.int16)
+
+
+# ---------------------------------------------------------------- threshold_mask
+def test_threshold_mask_is_inclusive_range():
+    image = np.array([[-5, 0, 226, 227], [3070, 3071, 3072, 10]], dtype=np.int16)
+    expected = np.array([[0, 0, 1, 1], [1, 1, 0, 0]], bool)
+    np.testing.assert_array_equal(threshold_mask(image, low=226, high=3071), expected)
+
+
+def test_threshold_mask_fractional_bounds_on_integers():
+    image = np.arange(10, dtype=np.uint8)[None]
+    np.testing.assert_array_equal(
+        threshold_mask(image, low=2.5, high=6.9)[0], (image[0] >= 3) & (image[0] <= 6)
+    )
+    assert not threshold_mask(image, low=300, high=400).any()  # above the dtype's range
+    assert threshold_mask(image, low=-np.inf, high=np.inf).all()
+
+
+def test_threshold_mask_float_and_nan():
+    image = np.array([[0.5, np.nan, 1.5, 2.5]], dtype=np.float32)
+    np.testing.assert_array_equal(
+        threshold_mask(image, low=1.0, high=2.5), [[False, False, True, True]]
+    )
+
+
+def test_threshold_mask_reuses_out_and_leaves_input():
+    image = _bimodal_int16()
+    before = image.copy()
+    out = np.ones(image.shape, bool)
+    result = threshold_mask(image, low=200, high=1000, out=out)
+    assert result is out
+    np.testing.assert_array_equal(out, (before >= 200) & (before <= 1000))
+    np.testing.assert_array_equal(image, before)
+
+
+def test_threshold_mask_fortran_order_4d():
+    image = np.asfortranarray(np.arange(2 * 3 * 4 * 5).reshape(2, 3, 4, 5))
+    assert threshold_mask(image, low=10, high=19).sum() == 10
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"low": 5, "high": 1}, "`low` must be <= `high`"),
+        ({"low": np.nan, "high": 1}, "`low` must be <= `high`"),
+    ],
+)
+def test_threshold_mask_bad_range(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        threshold_mask(np.zeros((3, 3)), **kwargs)
+
+
+def test_threshold_mask_rejects_bool_and_1d():
+    with pytest.raises(TypeError, match="integer or float"):
+        threshold_mask(np.zeros((3, 3), bool), low=0, high=1)
+    with pytest.raises(ValueError, match="2-D or 3-D or 4-D"):
+        threshold_mask(np.zeros(3), low=0, high=1)
+
+
+def test_real_ct_bone_mask_is_exact(ct_head):
+    ct, bone, _ = ct_head
+    mask = threshold_mask(ct, low=226, high=3071)
+    assert mask.sum() == 475_759
+    np.testing.assert_array_equal(mask, bone)
+
+
+# ---------------------------------------------------------------- histogram
+def test_histogram_integer_is_exact_and_progresses():
+    image = np.array([[3, 3, 5], [7, 7, 7]], dtype=np.int16)
+    gen = iter_histogram(image)
+    events = []
+    while True:
+        try:
+            events.append(next(gen))
+        except StopIteration as stop:
+            hist = stop.value
+            break
+    assert all(isinstance(e, Progress) for e in events) and events[-1].step == events[-1].total
+    np.testing.assert_array_equal(hist.centers, [3, 4, 5, 6, 7])
+    np.testing.assert_array_equal(hist.counts, [2, 0, 1, 0, 3])
+    assert hist.exact and hist.mean == pytest.approx(32 / 6)
+
+
+def test_histogram_float_bins_and_constant():
+    hist = image_histogram(np.linspace(0, 1, 1000, dtype=np.float32).reshape(10, 100), nbins=10)
+    assert not hist.exact and hist.counts.sum() == 1000 and len(hist.counts) == 10
+    assert (hist.low, hist.high) == (0.0, 1.0)
+    np.testing.assert_allclose(hist.centers[[0, -1]], [0.05, 0.95])
+    const = image_histogram(np.full((4, 4), 2.5))
+    assert list(const.counts) == [16] and list(const.centers) == [2.5]
+
+
+# ---------------------------------------------------------------- auto thresholds
+@pytest.mark.parametrize("method", SINGLE)
+@pytest.mark.parametrize("name", ["camera", "coins", "int16"])
+def test_auto_threshold_equals_skimage_on_integer_images(method, name):
+    image = {"camera": data.camera()[::2, ::2], "coins": data.coins(), "int16": _bimodal_int16()}[
+        name
+    ]
+    expected = getattr(filters, f"threshold_{method}")(image)
+    assert auto_threshold(image, method=method) == pytest.approx(float(expected), abs=1e-9)
+
+
+@pytest.mark.parametrize("method", ["otsu", "yen", "isodata", "minimum", "triangle", "mean"])
+def test_auto_threshold_float_image_matches_skimage(method):
+    rng = np.random.default_rng(1)
+    image = data.camera()[::2, ::2].astype(np.float32) / 7 + rng.random(
+        (256, 256), dtype=np.float32
+    )
+    expected = getattr(filters, f"threshold_{method}")(image)
+    assert auto_threshold(image, method=method) == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_li_on_float_histogram_is_within_a_bin():
+    image = data.camera()[::2, ::2].astype(np.float64) / 3.3
+    width = (image.max() - image.min()) / 256
+    assert abs(auto_threshold(image, method="li") - filters.threshold_li(image)) < width
+
+
+def test_multiotsu_matches_skimage_and_labels_classes():
+    image = data.camera()
+    thresholds = auto_threshold(image, method="multiotsu", classes=3)
+    assert thresholds == tuple(float(t) for t in filters.threshold_multiotsu(image, classes=3))
+    labels = threshold_labels(image, thresholds, first_label=4)
+    assert labels.dtype == np.uint8 and set(np.unique(labels)) == {4, 5, 6}
+    np.testing.assert_array_equal(labels == 4, image < thresholds[0])
+    np.testing.assert_array_equal(labels == 6, image >= thresholds[1])
+
+
+def test_otsu_separates_two_known_classes():
+    image = np.zeros((20, 20), np.uint8)
+    image[:, 10:] = 200
+    image[0, 0] = 10
+    t = auto_threshold(image, method="otsu")
+    assert 10 <= t < 200
+
+
+def test_multiotsu_on_real_ct_is_fast_and_ordered(ct_head):
+    ct, _, _ = ct_head
+    thresholds = auto_threshold(ct, method="multiotsu", classes=4)
+    assert len(thresholds) == 3 and list(thresholds) == sorted(thresholds)
+    assert -1024 < thresholds[0] and thresholds[-1] < 2986
+
+
+def test_auto_threshold_errors():
+    with pytest.raises(ValueError, match="`method` must be one of"):
+        auto_threshold(data.camera(), method="kmeans")
+    with pytest.raises(ValueError, match="single value"):
+        auto_threshold(np.full((5, 5), 3), method="otsu")
+    with pytest.raises(ValueError, match="`classes` must be 2 to 5"):
+        auto_threshold(data.camera(), method="multiotsu", classes=9)
+    with pytest.raises(ValueError, match="not bimodal"):
+        auto_threshold(np.arange(100, dtype=np.uint8).reshape(10, 10), method="minimum")
+    with pytest.raises(ValueError, match="NaN"):
+        auto_threshold(np.array([[1.0, np.nan]]))
+
+
+# ---------------------------------------------------------------- local threshold
+def test_block_size_in_mm_is_odd_voxels_per_axis():
+    assert block_size_voxels(15.0, (2.5, 0.8, 0.8)) == (7, 19, 19)
+    assert block_size_voxels(1.0, (2.5, 0.8)) == (3, 3)
+
+
+@pytest.mark.parametrize("method", ["gaussian", "mean"])
+def test_local_threshold_equals_skimage_with_same_blocks(method):
+    image = data.camera()[::4, ::4].astype(np.float32)
+    spacing = (0.5, 0.8)
+    ours = local_threshold(image, spacing=spacing, block_size_mm=7.0, method=method, offset=3.0)
+    ref = filters.threshold_local(
+        image, block_size=block_size_voxels(7.0, spacing), method=method, offset=3.0
+    )
+    np.testing.assert_allclose(ours, ref, atol=1e-4)
+
+
+def test_local_threshold_3d_progress_per_axis():
+    vol = np.random.default_rng(0).integers(0, 255, (8, 20, 24)).astype(np.uint8)
+    events = list(iter_local_threshold(vol, spacing=(2, 0.5, 0.5), block_size_mm=6))
+    assert [e.step for e in events] == [1, 2, 3]
+    ref = filters.threshold_local(vol, block_size=block_size_voxels(6, (2, 0.5, 0.5)))
+    np.testing.assert_allclose(
+        local_threshold(vol, spacing=(2, 0.5, 0.5), block_size_mm=6), ref, atol=1e-3
+    )
+
+
+def test_local_threshold_finds_objects_under_a_ramp():
+    y, x = np.mgrid[:64, :64]
+    image = (x * 3.0).astype(np.float32)  # illumination ramp
+    image[20:30, 10:20] += 40
+    image[20:30, 44:54] += 40
+    mask = image > local_threshold(image, spacing=(1.0, 1.0), block_size_mm=31, offset=-10)
+    assert mask[20:30, 10:20].all() and mask[20:30, 44:54].all()
+    assert not mask[40:, :48].any()  # flat background stays out (away from the mirrored edge)
+
+
+def test_local_threshold_errors():
+    with pytest.raises(ValueError, match="`block_size_mm` must be > 0"):
+        local_threshold(np.zeros((4, 4)), spacing=(1, 1), block_size_mm=0)
+    with pytest.raises(ValueError, match="`spacing` has 3 values"):
+        local_threshold(np.zeros((4, 4)), spacing=(1, 1, 1), block_size_mm=3)
+    with pytest.raises(ValueError, match="`method` must be one of"):
+        local_threshold(np.zeros((4, 4)), spacing=(1, 1), block_size_mm=3, method="median")
