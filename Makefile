@@ -21,7 +21,8 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e ".[qt,testing]"
+	echo "$(TORCH)" > $(VENV)/torch-constraint.txt
+	$(PY) -m pip install -q -c $(VENV)/torch-constraint.txt -e ".[qt,testing]"
 	touch $@
 
 demo: system-deps $(VENV)/.installed
@@ -36,7 +37,6 @@ screenshot: system-deps $(VENV)/.installed
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(VENV)/bin/napari-segtools demo --screenshot docs/screenshot.png
 
 $(VENV)/.bench: $(VENV)/.installed
-	echo "$(TORCH)" > $(VENV)/torch-constraint.txt
 	$(PY) -m pip install -q -c $(VENV)/torch-constraint.txt -e ".[bench]"
 	touch $@
 

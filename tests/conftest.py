@@ -55,3 +55,13 @@ def ball(shape, center, radius_mm, spacing):
 @pytest.fixture
 def make_ball():
     return ball
+
+
+@pytest.fixture
+def torch_single_thread():
+    """Run torch on one thread: tiny test networks run faster without thread hand-offs."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import csv
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 #: Report columns, in display order.
 METRIC_NAMES = (
@@ -58,3 +62,63 @@ class EvaluationReport:
     units: dict[str, str]
     warnings: tuple[PitfallWarning, ...] = ()
     settings: dict = field(default_factory=dict)
+
+    def to_rows(self) -> list[dict]:
+        """One dict per label plus a ``"mean"`` row: ``label``, ``case``, then every metric.
+
+        The mean row's ``case`` is empty; its values are the means over labels (NaN excluded).
+        """
+        rows = [
+            {"label": label, "case": self.cases[label], **values}
+            for label, values in self.per_label.items()
+        ]
+        rows.append({"label": "mean", "case": "", **self.mean})
+        return rows
+
+    def to_dict(self, metadata: dict | None = None) -> dict:
+        """JSON-ready dict: settings, units, rows, not-NaN counts, warnings, ``metadata``.
+
+        NaN and infinite values become ``None`` (JSON has no NaN).
+        """
+        return json_safe({
+            "metadata": dict(metadata or {}),
+            "settings": self.settings,
+            "units": self.units,
+            "rows": self.to_rows(),
+            "not_nan_count": self.not_nan_count,
+            "warnings": [asdict(w) for w in self.warnings],
+        })  # fmt: skip
+
+    def to_json(self, path, metadata: dict | None = None) -> Path:
+        """Write :meth:`to_dict` as JSON to ``path`` and return the path."""
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(metadata), indent=2))
+        return path
+
+    def to_csv(self, path, metadata: dict | None = None) -> Path:
+        """Write :meth:`to_rows` as CSV, preceded by ``# key: value`` lines for settings/units.
+
+        Read it back with ``pandas.read_csv(path, comment="#")``.
+        """
+        path = Path(path)
+        with path.open("w", newline="") as fh:
+            for key, value in {**(metadata or {}), **self.settings}.items():
+                fh.write(f"# {key}: {json.dumps(json_safe(value))}\n")
+            fh.write(f"# units: {json.dumps(self.units)}\n")
+            writer = csv.DictWriter(fh, fieldnames=["label", "case", *METRIC_NAMES])
+            writer.writeheader()
+            writer.writerows(self.to_rows())
+        return path
+
+
+def json_safe(value):
+    """Replace NaN/inf by None and numpy scalars/tuples by plain Python values, recursively."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

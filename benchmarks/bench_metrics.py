@@ -1,0 +1,299 @@
+"""Benchmark the evaluation engine against MONAI, surface-distance, medpy and seg-metrics.
+
+Each tool computes the same set -- overlap ratios (Dice, IoU, precision, recall, specificity)
+plus HD, HD95, ASSD, MASD and NSD -- on the same masks, called as its users would call it, in
+its own subprocess (so imports and memory do not mix). Printed per tool: wall time, peak extra
+resident memory during the computation (Linux VmHWM reset before the call), the speed-up of
+napari-segtools over it (same surface convention), and the values. Volumes: a smooth blob of
+~10 % of the volume and a perturbed copy, spacing (2.5, 0.8, 0.8) mm (numpy order), on 256^3
+and 300x512x512 (= 512x512x300 in x-y-z). A peer that is not installed is skipped with a note.
+
+medpy needs ~40 s per metric on the large volume: ``--medpy subset`` (default) times only Dice
+and HD95 there (its full set on 256^3) and says so; ``full`` times its whole set; ``skip``
+leaves it out.
+
+    python benchmarks/bench_metrics.py [--sizes 256 512] [--medpy subset|full|skip]
+        [--peers monai surface_distance medpy seg_metrics] [--timeout SECONDS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SPACING = (2.5, 0.8, 0.8)
+TOLERANCE = 1.0
+SHAPES = {"256": (256, 256, 256), "512": (300, 512, 512)}
+TOOLS = {  # name -> (surface convention its values follow, label)
+    "ours": ("voxel", "napari-segtools (same set)"),
+    "ours_surfel": ("surfel", "napari-segtools surfel (same set)"),
+    "ours_report": ("voxel", "napari-segtools evaluate() (all but clDice)"),
+    "monai": ("voxel", "MONAI"),
+    "surface_distance": ("surfel", "surface-distance"),
+    "medpy": ("voxel", "medpy"),
+    "seg_metrics": ("other", "seg-metrics"),
+}
+
+
+def make_pair(shape, seed=0):
+    """A smooth blob (~10 % of the volume) and a copy with a perturbed boundary."""
+    rng = np.random.default_rng(seed)
+    axes = [((np.arange(n, dtype=np.float32) + 0.5) / n - 0.5) * 2 for n in shape]
+    axes = [a.reshape([-1 if i == ax else 1 for i in range(3)]) for ax, a in enumerate(axes)]
+    radius = np.float32((0.1 * 6 / np.pi) ** (1 / 3))
+
+    def waves(max_freq, amplitude):
+        out = np.zeros(shape, np.float32)
+        for _ in range(4):
+            term = np.float32(amplitude / 4)
+            for a in axes:
+                term = term * np.sin(rng.uniform(0.5, max_freq) * np.pi * a + rng.uniform(0, 6.3))
+            out += term
+        return out
+
+    level = (axes[0] / radius) ** 2 + (axes[1] / radius) ** 2 + (axes[2] / radius) ** 2
+    level += waves(3, 0.4)
+    reference = level < 1
+    level += waves(12, 0.15)
+    return reference, level < 1
+
+
+# ----------------------------------------------------------------------------- workers
+def _ours(ref, pred, surface):
+    from napari_segtools import metrics as M
+
+    c = M.confusion_matrix(ref, pred, spacing=SPACING)
+    tp, fp, fn, tn = c
+    values = {
+        "dice": 2 * tp / (2 * tp + fp + fn),
+        "iou": tp / (tp + fp + fn),
+        "precision": tp / (tp + fp),
+        "recall": tp / (tp + fn),
+        "specificity": tn / (tn + fp),
+    }
+    sd = M.compute_surface_distances(ref, pred, spacing=SPACING, surface=surface)
+    values.update(
+        hd=M.compute_hausdorff(sd), hd95=M.compute_hausdorff(sd, percentile=95),
+        assd=M.compute_assd(sd), masd=M.compute_masd(sd),
+        nsd=M.compute_nsd(sd, tolerance=TOLERANCE),
+    )  # fmt: skip
+    return values
+
+
+def _ours_report(ref, pred):
+    from napari_segtools import metrics as M
+
+    v = M.evaluate(ref, pred, spacing=SPACING, nsd_tolerance=TOLERANCE, cldice=False).per_label[1]
+    return {
+        k: v[k]
+        for k in ("dice", "iou", "precision", "recall", "hd", "hd95", "assd", "masd", "nsd")
+    }
+
+
+def _monai(ref, pred):
+    import torch
+    from monai import metrics as mm
+
+    y_pred, y = (torch.from_numpy(a[None, None]).to(torch.float32) for a in (pred, ref))
+    sp = list(SPACING)
+    cm = mm.get_confusion_matrix(y_pred, y)
+    names = {"precision": "precision", "recall": "sensitivity", "specificity": "specificity"}
+    ratios = {k: mm.compute_confusion_matrix_metric(n, cm) for k, n in names.items()}
+    one_hot = [torch.cat([1 - t, t], 1) for t in (y_pred, y)]
+    values = {
+        "dice": mm.compute_dice(y_pred, y), "iou": mm.compute_iou(y_pred, y), **ratios,
+        "hd": mm.compute_hausdorff_distance(y_pred, y, spacing=sp),
+        "hd95": mm.compute_hausdorff_distance(y_pred, y, percentile=95, spacing=sp),
+        "assd": mm.compute_average_surface_distance(y_pred, y, symmetric=True, spacing=sp),
+        "masd": (mm.compute_average_surface_distance(y_pred, y, spacing=sp)
+                 + mm.compute_average_surface_distance(y, y_pred, spacing=sp)) / 2,
+        "nsd": mm.compute_surface_dice(*one_hot, [TOLERANCE], spacing=sp),
+    }  # fmt: skip
+    return {k: float(v) for k, v in values.items()}
+
+
+def _surface_distance(ref, pred):
+    import surface_distance as sd
+
+    d = sd.compute_surface_distances(ref, pred, SPACING)
+    directed = sd.compute_average_surface_distance(d)
+    area_r, area_p = d["surfel_areas_gt"], d["surfel_areas_pred"]
+    pooled = (d["distances_gt_to_pred"] @ area_r + d["distances_pred_to_gt"] @ area_p) / (
+        area_r.sum() + area_p.sum()
+    )
+    return {
+        "dice": sd.compute_dice_coefficient(ref, pred),
+        "hd": sd.compute_robust_hausdorff(d, 100), "hd95": sd.compute_robust_hausdorff(d, 95),
+        "assd": pooled, "masd": float(np.mean(directed)),
+        "nsd": sd.compute_surface_dice_at_tolerance(d, TOLERANCE),
+    }  # fmt: skip
+
+
+def _medpy(ref, pred, subset):
+    from medpy.metric import binary as mb
+
+    if subset:
+        return {"dice": mb.dc(pred, ref), "hd95": mb.hd95(pred, ref, SPACING)}
+    return {
+        "dice": mb.dc(pred, ref), "iou": mb.jc(pred, ref), "precision": mb.precision(pred, ref),
+        "recall": mb.recall(pred, ref), "specificity": mb.specificity(pred, ref),
+        "hd": mb.hd(pred, ref, SPACING), "hd95": mb.hd95(pred, ref, SPACING),
+        "assd": mb.assd(pred, ref, SPACING),
+        "masd": (mb.asd(pred, ref, SPACING) + mb.asd(ref, pred, SPACING)) / 2,
+    }  # fmt: skip
+
+
+def _seg_metrics(ref, pred):
+    import logging
+
+    from seg_metrics import seg_metrics as sm
+
+    logging.disable(logging.WARNING)
+    out = sm.write_metrics(
+        labels=[1], gdth_img=ref.astype(np.uint8), pred_img=pred.astype(np.uint8),
+        spacing=list(SPACING[::-1]),
+        metrics=["dice", "jaccard", "precision", "recall", "vs", "hd", "hd95", "msd"],
+    )  # fmt: skip
+    row = out[0] if isinstance(out, list) else out
+    pick = {"dice": "dice", "iou": "jaccard", "precision": "precision", "recall": "recall",
+            "hd": "hd", "hd95": "hd95", "assd": "msd"}  # fmt: skip
+    return {ours: float(np.ravel(row[theirs])[0]) for ours, theirs in pick.items()}
+
+
+def _rss_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def worker(tool: str, data: Path, medpy: str) -> None:
+    """Run one tool in this process and print one JSON line: time, peak memory, values."""
+    modules = {"monai": "monai.metrics", "surface_distance": "surface_distance",
+               "medpy": "medpy.metric", "seg_metrics": "seg_metrics.seg_metrics"}  # fmt: skip
+    for name, value in (("Inf", np.inf), ("NaN", np.nan)):  # surface-distance 0.1 predates numpy 2
+        if name not in np.__dict__:
+            setattr(np, name, value)
+    try:
+        importlib.import_module(modules.get(tool, "napari_segtools.metrics"))
+    except ImportError as exc:
+        print(json.dumps({"skipped": f"not installed ({exc.name})"}))
+        return
+    ref, pred = np.load(data / "ref.npy"), np.load(data / "pred.npy")
+    calls = {
+        "ours": lambda: _ours(ref, pred, "voxel"),
+        "ours_surfel": lambda: _ours(ref, pred, "surfel"),
+        "ours_report": lambda: _ours_report(ref, pred),
+        "monai": lambda: _monai(ref, pred),
+        "surface_distance": lambda: _surface_distance(ref, pred),
+        "medpy": lambda: _medpy(ref, pred, medpy == "subset"),
+        "seg_metrics": lambda: _seg_metrics(ref, pred),
+    }
+    base = _rss_mb("VmRSS")
+    try:  # reset the high-water mark so VmHWM is the peak of the call alone
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+    start = time.perf_counter()
+    values = calls[tool]()
+    elapsed = time.perf_counter() - start
+    peak = _rss_mb("VmHWM") - base
+    print(
+        json.dumps(
+            {"time": elapsed, "peak_mb": peak, "values": {k: float(v) for k, v in values.items()}}
+        )
+    )
+
+
+# ----------------------------------------------------------------------------- driver
+def run_tool(tool, data, medpy, timeout):
+    cmd = [sys.executable, __file__, "--worker", tool, "--data", str(data), "--medpy", medpy]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"skipped": f"timed out after {timeout} s"}
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode or not lines:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"skipped": f"failed: {tail[:120]}"}
+    return json.loads(lines[-1])
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", choices=list(SHAPES), default=list(SHAPES))
+    parser.add_argument("--medpy", choices=["subset", "full", "skip"], default="subset")
+    parser.add_argument("--timeout", type=int, default=1200, help="seconds per tool")
+    parser.add_argument(
+        "--peers", nargs="+", choices=[t for t in TOOLS if not t.startswith("ours")],
+        default=[t for t in TOOLS if not t.startswith("ours")], help="peers to run (default all)",
+    )  # fmt: skip
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return worker(args.worker, args.data, args.medpy)
+    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, {os.cpu_count()} CPUs; "
+          f"spacing {SPACING} mm, NSD tolerance {TOLERANCE} mm")  # fmt: skip
+    tools = [t for t in TOOLS if t.startswith("ours") or t in args.peers]
+    tools = [t for t in tools if not (t == "medpy" and args.medpy == "skip")]
+    for size in args.sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            ref, pred = make_pair(SHAPES[size])
+            np.save(Path(tmp) / "ref.npy", ref)
+            np.save(Path(tmp) / "pred.npy", pred)
+            print(f"\n== {'x'.join(map(str, SHAPES[size]))} voxels, blob {ref.mean():.1%} of the "
+                  f"volume, Dice {2 * (ref & pred).sum() / (ref.sum() + pred.sum()):.3f} "
+                  "==")  # fmt: skip
+            del ref, pred
+            medpy = "full" if size == "256" and args.medpy == "subset" else args.medpy
+            results = {t: run_tool(t, Path(tmp), medpy, args.timeout) for t in tools}
+        report(results, medpy)
+
+
+def report(results, medpy) -> None:
+    keys = ("dice", "hd", "hd95", "assd", "masd", "nsd")
+    print(f"{'tool':46s}{'surface':>8s}{'time s':>9s}{'peak MB':>9s}{'ours x faster':>15s}  "
+          + "".join(f"{k:>8s}" for k in keys))  # fmt: skip
+    for tool, res in results.items():
+        convention, label = TOOLS[tool]
+        if tool == "medpy" and medpy == "subset":
+            label += " (Dice + HD95 only)"
+        if "skipped" in res:
+            print(f"{label:46s}  skipped: {res['skipped']}")
+            continue
+        ours = results["ours_surfel" if convention == "surfel" else "ours"]
+        ratio = (
+            ""
+            if tool.startswith("ours") or "time" not in ours
+            else f"{res['time'] / ours['time']:.1f}x"
+        )
+        vals = "".join(
+            f"{res['values'][k]:8.3f}" if k in res["values"] else f"{'-':>8s}" for k in keys
+        )
+        print(
+            f"{label:46s}{convention:>8s}{res['time']:9.2f}{res['peak_mb']:9.0f}"
+            f"{ratio:>15s}  {vals}"
+        )
+    print("surface: voxel = border voxels (MONAI/medpy/MetricsReloaded), surfel = DeepMind "
+          "surface-distance; seg-metrics uses full-connectivity contours and distances to the "
+          "other mask (its own convention). medpy's hd95 pools both directions "
+          "(differs).")  # fmt: skip
+    if medpy == "subset":
+        print(
+            "medpy was timed on Dice + HD95 only here (~40 s per distance metric); its full "
+            "set (HD, HD95, ASSD, 2 x ASD) needs about four more such passes."
+        )
+
+
+if __name__ == "__main__":
+    main()

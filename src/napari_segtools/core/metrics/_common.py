@@ -1,0 +1,68 @@
+"""Input checks and the empty-mask policy shared by every metric function."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validate import check_mask, check_same_shape, check_spacing
+
+EMPTY_POLICIES = {
+    "nan": (
+        "nan: a value that is undefined (0/0, or a distance to an empty surface) is NaN and "
+        "left out of the means, whose not-NaN counts are reported"
+    ),
+    "worst": (
+        "worst: when exactly one of reference/prediction is empty, every undefined value takes "
+        "the metric's worst value (0 for ratios, the image diagonal for distances); both empty "
+        "stays NaN"
+    ),
+}
+
+
+def check_pair(reference, prediction, spacing) -> tuple[np.ndarray, np.ndarray, tuple | None]:
+    """Return (reference, prediction) as bool masks and spacing as a tuple, or ``None``."""
+    ref = check_mask(reference, "reference")
+    pred = check_mask(prediction, "prediction")
+    check_same_shape(ref, pred)
+    if spacing is not None:
+        spacing = check_spacing(spacing, ref.ndim, array_name="reference")
+    return ref, pred, spacing
+
+
+def check_choice(value, name: str, choices) -> str:
+    """Raise ``ValueError`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"`{name}` must be one of {sorted(choices)}; got {value!r}")
+    return value
+
+
+def unit_spacing(spacing, ndim: int) -> tuple[float, ...]:
+    """``spacing`` as floats, or all ones (voxel units) when it is ``None``."""
+    return (1.0,) * ndim if spacing is None else tuple(float(s) for s in spacing)
+
+
+def diagonal(shape: tuple[int, ...], spacing) -> float:
+    """Length of the image diagonal in mm (voxel units when ``spacing`` is None)."""
+    s = np.asarray(unit_spacing(spacing, len(shape)))
+    return float(np.sqrt(np.sum((np.asarray(shape) * s) ** 2)))
+
+
+def empty_case(ref_voxels: int, pred_voxels: int) -> str:
+    """``"both_empty"``, ``"reference_empty"``, ``"prediction_empty"`` or ``"ok"``."""
+    if ref_voxels == 0 and pred_voxels == 0:
+        return "both_empty"
+    if ref_voxels == 0:
+        return "reference_empty"
+    if pred_voxels == 0:
+        return "prediction_empty"
+    return "ok"
+
+
+def apply_empty(value: float, case: str, empty: str, worst: float) -> float:
+    """Replace an undefined (NaN or infinite) ``value`` according to the empty policy."""
+    value = float(value)
+    if np.isfinite(value):
+        return value
+    if empty == "worst" and case in ("reference_empty", "prediction_empty"):
+        return float(worst)
+    return float("nan")

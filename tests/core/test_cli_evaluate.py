@@ -1,0 +1,110 @@
+"""``napari-segtools evaluate``: pairing, geometry checks per case, dask run, CSV/JSON output."""
+
+import csv
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from napari_segtools import metrics as M
+from napari_segtools._cli import main
+from napari_segtools.core._types import Geometry
+from napari_segtools.core.io import write_image
+
+GEO = Geometry(spacing=(2.0, 0.5, 0.75), origin=(10.0, -5.0, 3.0))
+
+
+def labels_pair():
+    ref = np.zeros((8, 14, 12), np.uint8)
+    ref[2:6, 3:10, 2:9] = 1
+    ref[3:5, 5:8, 4:7] = 2
+    return ref, np.roll(ref, 1, axis=2)
+
+
+def read_csv(path):
+    lines = path.read_text().splitlines()
+    comments = [line for line in lines if line.startswith("#")]
+    return comments, list(csv.DictReader(line for line in lines if not line.startswith("#")))
+
+
+@pytest.fixture
+def folders(tmp_path):
+    ref, pred = labels_pair()
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "pred").mkdir()
+    write_image(tmp_path / "ref" / "a.nii.gz", ref, GEO)
+    write_image(tmp_path / "pred" / "a.nii.gz", pred, GEO)
+    write_image(tmp_path / "ref" / "b.nrrd", ref, GEO)
+    shifted = Geometry(spacing=GEO.spacing, origin=(10.0, -5.0, 4.0))
+    write_image(tmp_path / "pred" / "b.nrrd", pred, shifted)
+    write_image(tmp_path / "ref" / "c.mha", ref, GEO)  # no prediction
+    (tmp_path / "ref" / "notes.txt").write_text("not an image")
+    return tmp_path
+
+
+def test_folders_in_parallel_with_per_case_errors(folders, capsys):
+    out, js = folders / "report.csv", folders / "report.json"
+    argv = ["evaluate", str(folders / "ref"), str(folders / "pred"), "--out", str(out),
+            "--json", str(js), "--tolerance", "0.5", "--workers", "2", "--no-cldice"]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "case b: prediction origin" in err and "case c: no prediction file" in err
+    assert "evaluated 1 of 3 cases" in err
+    comments, rows = read_csv(out)
+    assert "# nsd_tolerance: 0.5" in comments
+    assert any(c.startswith("# surface_convention:") for c in comments)
+    ref, pred = labels_pair()
+    expected = M.evaluate(ref, pred, spacing=GEO.spacing, nsd_tolerance=0.5, cldice=False)
+    a1 = next(r for r in rows if r["name"] == "a" and r["label"] == "1")
+    assert float(a1["hd"]) == pytest.approx(expected.per_label[1]["hd"])
+    assert float(a1["nsd"]) == pytest.approx(expected.per_label[1]["nsd"])
+    assert [r["name"] for r in rows if r["error"]] == ["b", "c"]
+    mean_rows = [r for r in rows if r["name"] == "mean over cases"]
+    assert [r["label"] for r in mean_rows] == ["1", "2"]
+    data = json.loads(js.read_text())
+    assert data["settings"]["surface"] == "voxel" and data["settings"]["cldice"] is False
+    case_a = data["cases"][0]
+    assert case_a["settings"]["spacing"] == list(GEO.spacing)
+    assert case_a["units"]["hd"] == "mm"
+    assert data["cases"][1]["error"].startswith("prediction origin")
+
+
+def test_single_files_synchronously(tmp_path):
+    ref, pred = labels_pair()
+    write_image(tmp_path / "r.nii.gz", ref, GEO)
+    write_image(tmp_path / "p.nii.gz", pred, GEO)
+    out = tmp_path / "one.csv"
+    argv = ["evaluate", str(tmp_path / "r.nii.gz"), str(tmp_path / "p.nii.gz"), "--out", str(out),
+            "--labels", "2", "--empty", "worst", "--surface", "surfel", "--quiet",
+            "--workers", "1"]  # fmt: skip
+    assert main(argv) == 0
+    comments, rows = read_csv(out)
+    assert [r["label"] for r in rows] == ["2", "mean", "2"]
+    expected = M.evaluate(ref, pred, spacing=GEO.spacing, labels=[2], surface="surfel")
+    assert float(rows[0]["hd95"]) == pytest.approx(expected.per_label[2]["hd95"])
+    assert '# empty: "worst"' in comments
+
+
+def test_shape_mismatch_and_bad_arguments(tmp_path, capsys):
+    ref, pred = labels_pair()
+    write_image(tmp_path / "r.nii.gz", ref, GEO)
+    write_image(tmp_path / "p.nii.gz", pred[:, :, :-1], GEO)
+    out = tmp_path / "x.csv"
+    assert main(["evaluate", str(tmp_path / "r.nii.gz"), str(tmp_path / "p.nii.gz"),
+                 "--out", str(out), "--quiet"]) == 1  # fmt: skip
+    assert "prediction shape (8, 14, 11) differs" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "r.nii.gz"), str(tmp_path), "--out", str(out)]) == 2
+    assert "two files or two folders" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "missing"), str(tmp_path), "--out", str(out)]) == 2
+
+
+def test_scheduler_without_distributed(tmp_path, monkeypatch, capsys):
+    ref, pred = labels_pair()
+    write_image(tmp_path / "r.nii.gz", ref, GEO)
+    write_image(tmp_path / "p.nii.gz", pred, GEO)
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import fails like a missing package
+    argv = ["evaluate", str(tmp_path / "r.nii.gz"), str(tmp_path / "p.nii.gz"),
+            "--out", str(tmp_path / "o.csv"), "--scheduler", "tcp://127.0.0.1:8786"]  # fmt: skip
+    assert main(argv) == 2
+    assert "--scheduler needs the `distributed` package" in capsys.readouterr().err

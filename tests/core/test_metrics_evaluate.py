@@ -1,0 +1,178 @@
+"""evaluate(): multi-label report, units, empty policy, means, settings, export, accumulation."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from napari_segtools import metrics as M
+from napari_segtools.core._types import Progress, run_to_completion
+
+
+def two_labels():
+    ref = np.zeros((12, 16, 16), np.uint8)
+    ref[2:8, 2:8, 2:8] = 1
+    ref[3:9, 9:14, 9:14] = 2
+    pred = np.zeros_like(ref)
+    pred[2:8, 2:8, 3:9] = 1  # label 1 shifted by one voxel along x
+    pred[3:9, 9:14, 9:14] = 2  # label 2 perfect
+    return ref, pred
+
+
+def test_per_label_values_match_plain_functions():
+    ref, pred = two_labels()
+    spacing = (2.0, 0.5, 0.5)
+    report = M.evaluate(ref, pred, spacing=spacing, nsd_tolerance=0.4, hd_percentile=90)
+    assert list(report.per_label) == [1, 2]
+    assert set(report.per_label[1]) == set(M.METRIC_NAMES)
+    r1, p1 = ref == 1, pred == 1
+    one = report.per_label[1]
+    assert one["dice"] == pytest.approx(M.dice(r1, p1)) == pytest.approx(5 / 6)
+    assert one["hd"] == pytest.approx(0.5)
+    assert one["hd95"] == pytest.approx(
+        M.hausdorff_distance(r1, p1, spacing=spacing, percentile=90)
+    )
+    assert one["nsd"] == pytest.approx(
+        M.normalized_surface_distance(r1, p1, spacing=spacing, tolerance=0.4)
+    )
+    assert one["assd"] == pytest.approx(
+        M.average_symmetric_surface_distance(r1, p1, spacing=spacing)
+    )
+    assert one["masd"] == pytest.approx(M.mean_average_surface_distance(r1, p1, spacing=spacing))
+    assert one["center_distance"] == pytest.approx(0.5)
+    assert one["reference_volume"] == pytest.approx(216 * 0.5)  # 6^3 voxels of 0.5 mm^3
+    assert (one["tp"], one["fp"], one["fn"]) == (180, 36, 36)
+    assert one["tn"] == ref.size - 252
+    assert one["cldice"] == pytest.approx(M.cldice(r1, p1), nan_ok=True)
+    two = report.per_label[2]
+    assert two["dice"] == 1.0 and two["hd"] == 0.0 and two["nsd"] == 1.0
+    assert report.mean["dice"] == pytest.approx((5 / 6 + 1) / 2)
+    assert report.not_nan_count["dice"] == 2
+    assert report.cases == {1: "ok", 2: "ok"}
+
+
+def test_units_and_settings():
+    ref, pred = two_labels()
+    report = M.evaluate(ref, pred, surface="surfel", empty="worst", beta=2)
+    assert report.units["hd"] == "voxels" and report.units["reference_volume"] == "voxels^3"
+    assert report.units["dice"] == ""
+    assert "mm" not in json.dumps(report.units)
+    s = report.settings
+    assert s["surface"] == "surfel" and "surface-distance" in s["surface_convention"]
+    assert s["empty"] == "worst" and s["beta"] == 2 and s["spacing"] is None
+    assert s["pitfall_thresholds"]["bias_ratio"] == 0.2
+    mm = M.evaluate(ref[0], pred[0] * 0, spacing=(0.5, 0.5), labels=[1])
+    assert mm.units["hd"] == "mm" and mm.units["prediction_volume"] == "mm^2"
+
+
+def test_empty_policies_and_both_empty():
+    ref, pred = two_labels()
+    pred[pred == 2] = 0  # label 2 missed
+    nan = M.evaluate(ref, pred, spacing=(1, 1, 1), labels=[1, 2, 3])
+    assert nan.cases == {1: "ok", 2: "prediction_empty", 3: "both_empty"}
+    assert nan.per_label[2]["dice"] == 0.0 and np.isnan(nan.per_label[2]["hd"])
+    assert np.isnan(nan.per_label[3]["dice"])
+    assert nan.not_nan_count["hd"] == 1 and nan.not_nan_count["dice"] == 2
+    assert nan.mean["hd"] == nan.per_label[1]["hd"]
+    worst = M.evaluate(ref, pred, spacing=(1, 1, 1), labels=[1, 2, 3], empty="worst")
+    diagonal = np.sqrt(12**2 + 16**2 + 16**2)
+    assert worst.per_label[2]["hd"] == pytest.approx(diagonal)
+    assert worst.per_label[2]["precision"] == 0.0 and worst.per_label[2]["cldice"] == 0.0
+    assert np.isnan(worst.per_label[3]["hd"])  # both empty stays undefined
+    # a missed structure must never improve the mean (MONAI #9095)
+    assert worst.mean["hd"] > worst.per_label[1]["hd"]
+    assert worst.mean["dice"] < worst.per_label[1]["dice"]
+    pitfalls = {(w.label, w.pitfall) for w in nan.warnings}
+    assert (2, "empty_prediction") in pitfalls and (3, "empty_reference") in pitfalls
+
+
+def test_reference_empty_is_reported():
+    ref, pred = two_labels()
+    report = M.evaluate(ref * 0, pred, spacing=(1, 1, 1))
+    assert set(report.cases.values()) == {"reference_empty"}
+    assert report.per_label[1]["dice"] == 0.0 and np.isnan(report.per_label[1]["recall"])
+    assert [w.severity for w in report.warnings] == ["critical", "critical"]
+
+
+def test_labels_default_and_bool_input():
+    ref, pred = two_labels()
+    assert list(M.evaluate(ref, pred).per_label) == [1, 2]
+    report = M.evaluate(ref == 1, pred == 1)
+    assert list(report.per_label) == [1]
+    assert report.per_label[1]["dice"] == pytest.approx(5 / 6)
+    assert M.evaluate(np.zeros((4, 4)), np.zeros((4, 4))).per_label == {}
+
+
+def test_iter_evaluate_yields_progress_per_label():
+    ref, pred = two_labels()
+    events = []
+    gen = M.iter_evaluate(ref, pred, spacing=(1, 1, 1))
+    report = run_to_completion(_record(gen, events))
+    assert isinstance(report, M.EvaluationReport)
+    assert [e.step for e in events] == [0, 1, 2] and all(isinstance(e, Progress) for e in events)
+
+
+def _record(gen, events):
+    event = next(gen)
+    while True:
+        events.append(event)
+        yield event
+        try:
+            event = next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
+def test_export_rows_csv_json(tmp_path):
+    ref, pred = two_labels()
+    report = M.evaluate(ref, pred, spacing=(2.0, 0.5, 0.5), labels=[1, 2, 4])
+    rows = report.to_rows()
+    assert [r["label"] for r in rows] == [1, 2, 4, "mean"]
+    assert rows[-1]["dice"] == report.mean["dice"]
+    path = report.to_csv(tmp_path / "r.csv", metadata={"reference_layer": "ref"})
+    lines = path.read_text().splitlines()
+    assert lines[0] == '# reference_layer: "ref"'
+    assert any(line.startswith("# surface_convention:") for line in lines)
+    table = list(csv.DictReader(line for line in lines if not line.startswith("#")))
+    assert float(table[0]["hd"]) == pytest.approx(report.per_label[1]["hd"])
+    assert table[2]["case"] == "both_empty" and table[2]["hd"] == "nan"
+    data = json.loads(
+        report.to_json(tmp_path / "r.json", metadata={"prediction_layer": "p"}).read_text()
+    )
+    assert data["metadata"] == {"prediction_layer": "p"}
+    assert data["settings"]["labels"] == [1, 2, 4] and data["units"]["hd"] == "mm"
+    assert data["rows"][2]["hd"] is None  # NaN -> null
+    assert {w["pitfall"] for w in data["warnings"]} >= {"empty_reference"}
+
+
+def test_accumulator_means_over_cases():
+    ref, pred = two_labels()
+    acc = M.MetricAccumulator()
+    acc.append(M.evaluate(ref, pred, spacing=(1, 1, 1)))
+    acc.append(M.evaluate(ref, ref, spacing=(1, 1, 1)))
+    values, counts = acc.aggregate()
+    assert values[1]["dice"] == pytest.approx((5 / 6 + 1) / 2) and counts[1]["dice"] == 2
+    assert acc.aggregate("max")[0][1]["hd"] == 1.0
+    acc.reset()
+    assert len(acc) == 0
+    with pytest.raises(ValueError, match="`reduction`"):
+        acc.aggregate("sum")
+    with pytest.raises(TypeError, match="EvaluationReport"):
+        acc.append({})
+
+
+def test_option_errors():
+    ref, pred = two_labels()
+    with pytest.raises(ValueError, match="`surface` must be one of"):
+        M.evaluate(ref, pred, surface="mesh")
+    with pytest.raises(ValueError, match="`labels` must be positive"):
+        M.evaluate(ref, pred, labels=[0])
+    with pytest.raises(ValueError, match="`hd_percentile`"):
+        M.evaluate(ref, pred, hd_percentile=120)
+    with pytest.raises(ValueError, match="`nsd_tolerance`"):
+        M.evaluate(ref, pred, nsd_tolerance=-1)
+    with pytest.raises(TypeError, match="unknown pitfall threshold"):
+        M.evaluate(ref, pred, holes_ratio=2)
+    with pytest.raises(ValueError, match="`reference` has shape"):
+        M.evaluate(ref, pred[0])
