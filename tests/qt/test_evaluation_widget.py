@@ -1,0 +1,265 @@
+"""Evaluation panel: real combo boxes and buttons, values checked against the engine."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from qtpy.QtWidgets import QApplication
+
+from napari_segtools._qt.evaluation_widget import ERROR_COLOURS, EvaluationWidget
+from napari_segtools._sample_pitfalls import metric_pitfalls
+from napari_segtools.core.metrics.report import METRIC_NAMES
+from napari_segtools.core.pitfall_gallery import pitfall_cases
+from napari_segtools.metrics import evaluate
+
+SPACING = (2.5, 0.8, 0.8)
+
+
+def _run(widget, qtbot):
+    """Press Evaluate and wait until the worker has delivered its result and stopped."""
+    widget.result = None
+    widget.controls.run_button.changed.emit(True)
+    worker = widget.worker
+    assert worker is not None, widget.message.value
+    qtbot.waitUntil(
+        lambda: widget.result is not None or widget.controls.last_error is not None, timeout=20000
+    )
+    qtbot.waitUntil(lambda: not worker.is_running, timeout=5000)
+    assert widget.controls.last_error is None
+    return widget.result
+
+
+def _two_label_volumes():
+    ref = np.zeros((8, 24, 24), np.uint8)
+    ref[2:6, 4:12, 4:12] = 1
+    ref[1:7, 14:22, 12:20] = 2
+    pred = np.zeros_like(ref)
+    pred[2:6, 5:13, 4:12] = 1  # shifted one row
+    pred[1:6, 14:22, 12:21] = 2  # one slice short, one column wide
+    return ref, pred
+
+
+@pytest.fixture
+def viewer(make_napari_viewer):
+    return make_napari_viewer()
+
+
+def test_layers_default_by_name_and_pair_in_the_gallery(viewer):
+    viewer.add_image(np.zeros((4, 4)), name="image")
+    viewer.add_labels(np.zeros((4, 4), np.uint8), name="segmentation")
+    viewer.add_labels(np.zeros((4, 4), np.uint8), name="ground truth")
+    widget = EvaluationWidget(viewer)
+    assert widget.reference.value.name == "ground truth"
+    assert widget.prediction.value.name == "segmentation"
+    assert [name for name, _ in widget._layer_choices()] == ["segmentation", "ground truth"]
+    for data, meta, _ in metric_pitfalls():
+        if meta["name"].startswith(("holes", "empty")):
+            viewer.add_labels(data, **meta)
+    assert widget.reference.value.name == "ground truth"  # a new layer does not override it
+    widget.reference.value = viewer.layers["holes reference"]
+    assert widget.prediction.value.name == "holes prediction"
+    assert "hole inside the prediction" in widget.message.value  # the case's lesson
+    widget.reference.value = viewer.layers["empty reference reference"]
+    assert widget.prediction.value.name == "empty reference prediction"
+    widget.reference.value = viewer.layers["empty prediction reference"]
+    assert widget.prediction.value.name == "empty prediction prediction"
+
+
+def test_table_values_units_and_tooltips_match_engine(viewer, qtbot):
+    ref, pred = _two_label_volumes()
+    viewer.add_labels(ref, name="reference", scale=SPACING)
+    viewer.add_labels(pred, name="prediction", scale=SPACING)
+    widget = EvaluationWidget(viewer)
+    widget.nsd_tolerance.value = 2.0
+    widget.hd_percentile.value = 90.0
+    widget.beta.value = 2.0
+    result = _run(widget, qtbot)
+    expected = evaluate(ref, pred, spacing=SPACING, nsd_tolerance=2.0, hd_percentile=90, beta=2)
+    assert result.report.settings["nsd_tolerance"] == 2.0
+    table = widget.table
+    assert table.rowCount() == 3
+    for row, values in [("1", expected.per_label[1]), ("2", expected.per_label[2]),
+                        ("mean", expected.mean)]:  # fmt: skip
+        for metric in METRIC_NAMES:
+            np.testing.assert_equal(table.cell_value(row, metric), values[metric])
+    assert table.cell_value("1", "dice") == pytest.approx(2 * 224 / 512)
+    assert table.cell_value("1", "hd") == pytest.approx(0.8)
+    headers = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
+    assert "hd [mm]" in headers and "reference_volume [mm^3]" in headers and "dice" in headers
+    for col in range(table.columnCount()):
+        assert table.horizontalHeaderItem(col).toolTip().endswith(
+            ")"
+        ) or table.horizontalHeaderItem(col).toolTip().endswith(".")
+    widget.copy_button.changed.emit(True)
+    clip = QApplication.clipboard().text().splitlines()
+    assert clip[0].split("\t")[:3] == ["label", "case", "tp"]
+    assert clip[1].split("\t")[0] == "1" and len(clip) == 4
+
+
+def test_label_choice_evaluates_only_chosen_labels(viewer, qtbot):
+    ref, pred = _two_label_volumes()
+    viewer.add_labels(ref, name="reference", scale=SPACING)
+    viewer.add_labels(pred, name="prediction", scale=SPACING)
+    widget = EvaluationWidget(viewer)
+    widget.all_labels.value = False
+    assert list(widget.label_ids.choices) == [1, 2]
+    widget.label_ids.value = [2]
+    widget.reset_choices()  # what napari does on every layer change once docked
+    assert list(widget.label_ids.choices) == [1, 2] and widget.label_ids.value == [2]
+    result = _run(widget, qtbot)
+    assert list(result.report.per_label) == [2]
+    assert widget.table.rowCount() == 2
+    assert widget.overlay_label.value == 2
+
+
+def test_error_map_voxels_and_fixed_colours(viewer, qtbot):
+    ref = np.zeros((10, 10), np.uint8)
+    ref[2:6, 2:6] = 1
+    pred = np.zeros_like(ref)
+    pred[2:6, 3:7] = 1
+    viewer.add_labels(ref, name="reference", scale=(0.5, 0.7), translate=(3, 4))
+    viewer.add_labels(pred, name="prediction", scale=(0.5, 0.7), translate=(3, 4))
+    widget = EvaluationWidget(viewer)
+    _run(widget, qtbot)
+    layer = viewer.layers["prediction error map"]
+    expected = np.zeros_like(ref)
+    expected[2:6, 3:6] = 1  # TP
+    expected[2:6, 6] = 2  # FP
+    expected[2:6, 2] = 3  # FN
+    np.testing.assert_array_equal(layer.data, expected)
+    np.testing.assert_allclose(layer.scale, (0.5, 0.7))
+    np.testing.assert_allclose(layer.translate, (3, 4))
+    for value in (1, 2, 3):
+        np.testing.assert_allclose(layer.colormap.map([value])[0], layer.colormap.map([value])[0])
+        assert layer.colormap.color_dict[value] is not None
+    assert layer.colormap.map([1])[0][1] > 0.7  # TP green
+    assert ERROR_COLOURS[2] != ERROR_COLOURS[3]
+    assert "error map" not in [name for name, _ in widget._layer_choices()]
+    points = viewer.layers["prediction boundary distance"]
+    np.testing.assert_allclose(points.features["distance"].max(), 0.7)  # one column of 0.7 mm
+    assert widget.plot.markers == {"hd95": pytest.approx(0.7), "tolerance": 1.0}
+
+
+def test_jump_to_hausdorff_location_sets_current_step(viewer, qtbot):
+    ref = np.zeros((10, 16, 16), np.uint8)
+    ref[2:5, 4:10, 4:10] = 1
+    pred = ref.copy()
+    pred[8, 13, 13] = 1  # a spurious voxel far from the reference
+    viewer.add_labels(ref, name="reference", scale=SPACING)
+    viewer.add_labels(pred, name="prediction", scale=SPACING)
+    widget = EvaluationWidget(viewer)
+    result = _run(widget, qtbot)
+    np.testing.assert_allclose(result.overlay.hd_location, (8, 13, 13))
+    assert result.overlay.hd == pytest.approx(result.report.per_label[1]["hd"])
+    assert widget.jump_button.enabled
+    viewer.dims.set_current_step(0, 0)
+    widget.jump_button.changed.emit(True)
+    assert viewer.dims.current_step[0] == 8
+    np.testing.assert_allclose(viewer.dims.point[0], 8 * 2.5)
+
+
+def test_csv_and_json_export(viewer, qtbot, tmp_path):
+    ref, pred = _two_label_volumes()
+    viewer.add_labels(ref, name="liver reference", scale=SPACING)
+    viewer.add_labels(pred, name="liver prediction", scale=SPACING)
+    widget = EvaluationWidget(viewer)
+    result = _run(widget, qtbot)
+    path = widget.export_report(tmp_path / "report.csv")
+    lines = path.read_text().splitlines()
+    comments = {line[2:].split(": ", 1)[0]: line.split(": ", 1)[1]
+                for line in lines if line.startswith("# ")}  # fmt: skip
+    assert json.loads(comments["reference_layer"]) == "liver reference"
+    assert json.loads(comments["prediction_layer"]) == "liver prediction"
+    assert json.loads(comments["spacing"]) == list(SPACING)
+    assert json.loads(comments["nsd_tolerance"]) == 1.0
+    rows = list(csv.DictReader(line for line in lines if not line.startswith("#")))
+    assert [r["label"] for r in rows] == ["1", "2", "mean"]
+    assert float(rows[0]["dice"]) == pytest.approx(result.report.per_label[1]["dice"])
+    assert float(rows[2]["hd95"]) == pytest.approx(result.report.mean["hd95"])
+    data = json.loads(widget.export_report(tmp_path / "report.json").read_text())
+    assert data["metadata"]["prediction_layer"] == "liver prediction"
+    assert data["rows"][1]["hd"] == pytest.approx(result.report.per_label[2]["hd"])
+
+
+def test_2d_against_3d_is_refused(viewer):
+    viewer.add_labels(np.ones((3, 8, 8), np.uint8), name="reference")
+    viewer.add_labels(np.ones((8, 8), np.uint8), name="prediction")
+    widget = EvaluationWidget(viewer)
+    assert widget.prediction.value.name == "prediction"
+    assert "3-D" in widget.message.value and "2-D" in widget.message.value
+    assert not widget.controls.run_button.enabled
+    assert widget.evaluate() is None and widget.result is None
+
+
+def test_different_grids_refused_or_resampled(viewer, qtbot):
+    ref = np.zeros((20, 20), np.uint8)
+    ref[4:16, 4:16] = 1
+    coarse = ref[::2, ::2]  # the same square on a 2 mm grid
+    viewer.add_labels(ref, name="reference", scale=(1.0, 1.0))
+    viewer.add_labels(coarse, name="prediction", scale=(2.0, 2.0), translate=(0.5, 0.5))
+    widget = EvaluationWidget(viewer)
+    widget.grids.value = "refuse"
+    assert "scale (mm) (1, 1) vs (2, 2)" in widget.message.value
+    assert "translate" in widget.message.value and "shape" in widget.message.value
+    assert widget.evaluate() is None
+    widget.grids.value = "resample prediction"
+    result = _run(widget, qtbot)
+    assert "resampled (nearest neighbour)" in widget.message.value
+    assert result.report.per_label[1]["dice"] == 1.0  # pixel centres map back exactly
+    assert "resolution_mismatch" in {w.pitfall for w in result.report.warnings}
+
+
+def test_every_gallery_case_shows_its_warning(viewer, qtbot):
+    viewer.open_sample("napari-segtools", "metric_pitfalls")  # through the manifest
+    assert len(viewer.layers) == 2 * len(pitfall_cases())
+    widget = EvaluationWidget(viewer)
+    widget.show_overlays.value = False  # the table and warnings only: no new layers to draw
+    for case in pitfall_cases():
+        widget.reference.value = viewer.layers[f"{case.name} reference"]
+        assert widget.prediction.value.name == f"{case.name} prediction"
+        _run(widget, qtbot)
+        shown = [widget.warnings.item(i).text() for i in range(widget.warnings.count())]
+        assert any(f"{case.pitfall}:" in text for text in shown), (case.name, shown)
+
+
+def test_auto_update_after_painting(viewer, qtbot):
+    ref = np.zeros((12, 12), np.uint8)
+    ref[3:9, 3:9] = 1
+    viewer.add_labels(ref, name="reference")
+    pred_layer = viewer.add_labels(ref.copy(), name="prediction")
+    widget = EvaluationWidget(viewer)
+    first = _run(widget, qtbot)
+    assert first.report.per_label[1]["dice"] == 1.0
+    widget.auto_update.value = True
+    pred_layer.paint((10, 10), 1, refresh=True)
+    qtbot.waitUntil(lambda: widget.result is not first and widget.result is not None,
+                    timeout=10000)  # fmt: skip
+    qtbot.waitUntil(lambda: not widget.worker.is_running, timeout=5000)
+    assert widget.result.report.per_label[1]["fp"] > 0
+
+
+def test_overlay_label_switch_and_cdf_plot(viewer, qtbot):
+    ref, pred = _two_label_volumes()
+    viewer.add_labels(ref, name="reference", scale=SPACING)
+    viewer.add_labels(pred, name="prediction", scale=SPACING)
+    widget = EvaluationWidget(viewer)
+    result = _run(widget, qtbot)
+    assert result.overlay.label == 1
+    widget.reset_choices()  # what napari does on every layer change once docked
+    assert widget.overlay_label.value == 1 and 2 in widget.overlay_label.choices
+    widget.overlay_label.value = 2
+    qtbot.waitUntil(lambda: widget.result.overlay.label == 2, timeout=10000)
+    qtbot.waitUntil(lambda: not widget.worker.is_running, timeout=5000)
+    points = viewer.layers["prediction boundary distance"]
+    label2 = widget.result.report.per_label[2]
+    sd = widget.result.overlay.distances
+    np.testing.assert_array_equal(points.features["distance"], sd.distances_pred_to_ref)
+    assert max(sd.distances_pred_to_ref.max(), sd.distances_ref_to_pred.max()) == label2["hd"]
+    assert widget.result.overlay.hd == label2["hd"] == pytest.approx(2.5)  # the missing slice
+    assert np.all(pred[tuple(np.round(points.data).astype(int).T)] == 2)
+    widget.plot_kind.value = "CDF"
+    xs = [line.get_xdata()[0] for line in widget.plot.axes.get_lines()[-2:]]
+    assert xs == pytest.approx([label2["hd95"], 1.0])
