@@ -20,16 +20,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def open_demo(sample: str = "brain_slice"):
-    """A viewer with ``sample`` opened and the plugin's widgets docked (first one in front)."""
+    """A viewer with ``sample`` opened and the plugin's widgets docked (Threshold in front)."""
     import napari
 
     viewer = napari.Viewer(title="napari-segtools demo")
     viewer.open_sample("napari-segtools", sample)
-    docked = [
-        viewer.window.add_plugin_dock_widget("napari-segtools", name, tabify=True)[0]
-        for name in WIDGETS
-    ]
-    docked[0].raise_()
+    for layer in viewer.layers:  # keep the references for the Evaluation panel, out of sight
+        layer.visible = not layer.name.endswith("reference")
+    viewer.window.resize(1600, 1000)
+    # the last tab added is the one in front: add the Threshold widget last
+    for name in reversed(WIDGETS):
+        viewer.window.add_plugin_dock_widget("napari-segtools", name, tabify=True)
     return viewer
 
 

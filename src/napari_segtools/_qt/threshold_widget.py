@@ -249,11 +249,18 @@ class ThresholdWidget(Container):
         lo, hi = self._hist.low, self._hist.high
         low, high = self.range.value
         self.range.range = (lo, hi + (hi == lo))
-        self.range.value = (
-            (max(low, lo), min(high, hi)) if same_layer and low <= hi and high >= lo else (lo, hi)
-        )
+        if same_layer and low <= hi and high >= lo:
+            self.range.value = (max(low, lo), min(high, hi))
+        else:  # a new image starts at [Otsu, max] (as Slicer does), not at "everything"
+            self.range.value = (self._initial_low(), hi)
         self.histogram.set_histogram(self._hist)
         self._on_method()
+
+    def _initial_low(self) -> float:
+        try:
+            return float(threshold_from_histogram(self._hist, method="otsu"))
+        except ValueError:  # a constant image has no Otsu threshold
+            return self._hist.low
 
     def _on_method(self, *_):
         method = self.method.value
