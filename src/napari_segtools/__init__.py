@@ -43,9 +43,13 @@ _EXPORTS = {
     "confidence_connected": "napari_segtools.core.region_growing",
     "neighborhood_connected": "napari_segtools.core.region_growing",
     "grow_from_seeds": "napari_segtools.core.region_growing",
+    "auto_range": "napari_segtools.core.region_growing",
     # atlas propagation
     "propagate_atlas": "napari_segtools.core.atlas",
     "multi_atlas_propagate": "napari_segtools.core.atlas",
+    "iter_propagate_atlases": "napari_segtools.core.atlas",
+    "read_atlas_folder": "napari_segtools.core.atlas",
+    "Atlas": "napari_segtools.core.atlas",
     # U-Net
     "list_models": "napari_segtools.core.unet.package",
     "load_model": "napari_segtools.core.unet.package",

@@ -43,7 +43,9 @@ def test_physical_points_agree_with_numpy_convention(geometry):
     """ITK's index->point equals origin + D @ (spacing * index) in numpy order, reversed."""
     img = array_to_sitk(np.zeros((4, 5, 6), np.uint8), geometry)
     index = np.array([3, 1, 5])  # numpy (z, y, x)
-    expected = np.asarray(geometry.origin) + geometry.direction @ (np.asarray(geometry.spacing) * index)
+    expected = np.asarray(geometry.origin) + geometry.direction @ (
+        np.asarray(geometry.spacing) * index
+    )
     itk_point = img.TransformIndexToPhysicalPoint(tuple(int(i) for i in index[::-1]))
     np.testing.assert_allclose(itk_point[::-1], expected, atol=1e-9)
 

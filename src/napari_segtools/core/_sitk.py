@@ -86,7 +86,6 @@ def sitk_to_array(image) -> tuple[np.ndarray, Geometry]:
     return sitk.GetArrayFromImage(image), geometry
 
 
-
 def index_to_sitk(index) -> tuple[int, ...]:
     """A voxel index in numpy axis order as an ITK index (x, y, z) of Python ints."""
     return tuple(int(i) for i in reversed(tuple(index)))

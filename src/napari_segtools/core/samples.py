@@ -33,7 +33,7 @@ def mni152_labels(gm: np.ndarray, wm: np.ndarray) -> np.ndarray:
 
     Grey matter is ``(gm >= wm) & (gm > 127)``, white matter ``(wm > gm) & (wm > 127)``.
     """
-    gm, wm = gm.astype(np.int16), wm.astype(np.int16)
+    gm, wm = gm.astype(np.float32), wm.astype(np.float32)  # exact for uint8; also takes averages
     labels = np.zeros(gm.shape, np.uint8)
     labels[(gm >= wm) & (gm > 127)] = 1
     labels[(wm > gm) & (wm > 127)] = 2

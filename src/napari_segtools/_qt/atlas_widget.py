@@ -1,0 +1,369 @@
+"""The "Atlas propagation" dock widget: register atlases onto a target image and fuse labels."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FileEdit,
+    FloatSpinBox,
+    Label,
+    PushButton,
+    Select,
+    SpinBox,
+)
+from napari.utils.notifications import show_warning
+
+from ..core.registration import PRESETS
+from ._layers import layer_to_array, write_output
+from ._worker import RunControls, run_generator
+
+if TYPE_CHECKING:
+    import napari
+
+_SOURCES = [("Layer pairs", "layers"), ("Atlas folder", "folder")]
+_METRICS = [
+    ("Mattes mutual information", "mattes"),
+    ("Mean squares", "mean_squares"),
+    ("Correlation", "correlation"),
+]
+_TRANSFORMS = [
+    ("Rigid", "rigid"),
+    ("Affine (rigid, then affine)", "affine"),
+    ("Deformable (affine, then demons)", "deformable"),
+]
+_FUSIONS = [
+    ("Majority vote", "majority"),
+    ("STAPLE", "staple"),
+    ("Locally weighted vote (NCC)", "weighted"),
+]
+
+
+def _drive(gen):
+    """Run ``gen`` inside the worker; kept separate so Cancel can close ``gen`` itself."""
+    return (yield from gen)
+
+
+class AtlasWidget(Container):
+    """Propagate atlas labels onto a target image (single atlas or multi-atlas with fusion)."""
+
+    def __init__(self, viewer: napari.viewer.Viewer):
+        self.viewer = viewer
+        self.worker = None
+        self._pairs: dict[str, tuple] = {}
+        self.target = ComboBox(
+            label="Target image",
+            choices=self._images,
+            tooltip="Image layer the atlas labels are propagated onto",
+        )
+        self.source = ComboBox(
+            label="Atlases from",
+            choices=_SOURCES,
+            value="layers",
+            tooltip="Atlas (image, labels) pairs open as layers, or a folder "
+            "of '<name>_image.nii.gz' + '<name>_labels.nii.gz' files",
+        )
+        self.atlas_image = ComboBox(
+            label="Atlas image", choices=self._images, tooltip="Intensity image of an atlas"
+        )
+        self.atlas_labels = ComboBox(
+            label="Atlas labels", choices=self._labels, tooltip="Labels on the atlas image's grid"
+        )
+        self.add_pair = PushButton(
+            text="Add atlas pair", tooltip="Add the image/labels pair above to the atlas list"
+        )
+        self.pairs = Select(
+            label="Atlases",
+            choices=self._pair_choices,
+            tooltip="Atlas pairs used (all selected); empty: the pair above",
+        )
+        self.folder = FileEdit(
+            label="Atlas folder",
+            mode="d",
+            tooltip="Folder with '<name>_image.*' + '<name>_labels.*' files",
+        )
+        self.preset = ComboBox(
+            label="Preset",
+            choices=list(PRESETS),
+            value="cross modality",
+            tooltip="same modality, fast: rigid+affine, mean squares; "
+            "cross modality: rigid+affine, mutual information; deformable: "
+            "adds diffeomorphic demons (same contrast)",
+        )
+        self.fusion = ComboBox(
+            label="Fusion",
+            choices=_FUSIONS,
+            value="majority",
+            tooltip="How several atlases' labels are combined",
+        )
+        self.show_advanced = CheckBox(
+            label="Advanced settings", value=False, tooltip="Show the registration details"
+        )
+        self.transform = ComboBox(
+            label="Transform", choices=_TRANSFORMS, tooltip="Most flexible registration stage"
+        )
+        self.metric = ComboBox(
+            label="Metric",
+            choices=_METRICS,
+            tooltip="Mutual information for different contrasts; mean squares "
+            "or correlation for the same contrast",
+        )
+        self.sampling = FloatSpinBox(
+            label="Sampling (fraction)",
+            min=0.01,
+            max=1.0,
+            step=0.05,
+            tooltip="Fraction of target voxels the metric samples",
+        )
+        self.iterations = SpinBox(
+            label="Iterations per level",
+            min=1,
+            max=1000,
+            tooltip="Rigid and affine stages: iteration limit per level",
+        )
+        self.deformable_iterations = SpinBox(
+            label="Deformable iterations",
+            min=1,
+            max=1000,
+            tooltip="Iteration limit per pyramid level",
+        )
+        self.demons_smoothing_mm = FloatSpinBox(
+            label="Field smoothing (mm)",
+            min=0.1,
+            max=50.0,
+            step=0.5,
+            tooltip="Demons regularisation sigma",
+        )
+        self.top_k = SpinBox(
+            label="Fuse best k (0 = all)",
+            value=0,
+            min=0,
+            max=100,
+            tooltip="Fuse only the k atlases most similar to the target",
+        )
+        self.n_jobs = SpinBox(
+            label="Worker processes",
+            value=1,
+            min=1,
+            max=64,
+            tooltip="Register atlases in parallel processes (1: one by one, "
+            "each using every core)",
+        )
+        self.displacement = CheckBox(
+            label="Displacement magnitude",
+            value=False,
+            tooltip="Also show how far each voxel moved (mm)",
+        )
+        self.advanced = Container(
+            widgets=[
+                self.transform,
+                self.metric,
+                self.sampling,
+                self.iterations,
+                self.deformable_iterations,
+                self.demons_smoothing_mm,
+                self.top_k,
+                self.n_jobs,
+                self.displacement,
+            ],
+            visible=False,
+        )
+        self.controls = RunControls("Propagate")
+        self.status = Label(value="")
+        super().__init__(
+            widgets=[
+                self.target,
+                self.source,
+                self.atlas_image,
+                self.atlas_labels,
+                self.add_pair,
+                self.pairs,
+                self.folder,
+                self.preset,
+                self.fusion,
+                self.show_advanced,
+                self.advanced,
+                self.controls,
+                self.status,
+            ]
+        )
+        self.source.changed.connect(self._on_source)
+        self.preset.changed.connect(self._on_preset)
+        self.show_advanced.changed.connect(lambda v: setattr(self.advanced, "visible", v))
+        self.add_pair.changed.connect(self._on_add_pair)
+        self.controls.run_button.changed.connect(self.run)
+        for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
+            event.connect(self.reset_choices)
+        self._on_source()
+        self._on_preset()
+
+    # ------------------------------------------------------------------ inputs
+    def _images(self, _widget=None):
+        return [
+            (ly.name, ly)
+            for ly in self.viewer.layers
+            if ly._type_string == "image" and not ly.rgb and ly.ndim == 3
+        ]
+
+    def _labels(self, _widget=None):
+        return [
+            (ly.name, ly)
+            for ly in self.viewer.layers
+            if ly._type_string == "labels" and ly.ndim == 3
+        ]
+
+    def _pair_choices(self, _widget=None):
+        alive = {id(ly) for ly in self.viewer.layers}
+        self._pairs = {k: v for k, v in self._pairs.items() if {id(v[0]), id(v[1])} <= alive}
+        return list(self._pairs)
+
+    def _on_add_pair(self, *_):
+        image, labels = self.atlas_image.value, self.atlas_labels.value
+        if image is None or labels is None:
+            self.status.value = "Pick an atlas image and its labels first"
+            return
+        key = f"{image.name} + {labels.name}"
+        self._pairs[key] = (image, labels)
+        self.pairs.reset_choices()
+        self.pairs.value = [*self.pairs.value, key]
+
+    def _on_source(self, *_):
+        layers = self.source.value == "layers"
+        for widget in (self.atlas_image, self.atlas_labels, self.add_pair, self.pairs):
+            widget.visible = layers
+        self.folder.visible = not layers
+
+    def _on_preset(self, *_):
+        s = PRESETS[self.preset.value]
+        self.transform.value, self.metric.value = s.transform, s.metric
+        self.sampling.value, self.iterations.value = s.sampling, s.iterations
+        self.deformable_iterations.value = s.deformable_iterations
+        self.demons_smoothing_mm.value = s.demons_smoothing_mm
+
+    def settings(self):
+        """The registration settings: the preset with the advanced fields applied."""
+        return replace(
+            PRESETS[self.preset.value],
+            transform=self.transform.value,
+            metric=self.metric.value,
+            sampling=self.sampling.value,
+            iterations=self.iterations.value,
+            deformable_iterations=self.deformable_iterations.value,
+            demons_smoothing_mm=self.demons_smoothing_mm.value,
+        )
+
+    def _atlases(self):
+        """Atlas tuples from the selected pairs (or the pair in the pickers), or a folder path."""
+        if self.source.value == "folder":
+            folder = Path(self.folder.value)
+            if not folder.is_dir():
+                raise ValueError(f"atlas folder {str(folder)!r} does not exist")
+            return folder
+        pairs = [self._pairs[k] for k in self.pairs.value if k in self._pairs]
+        if (
+            not pairs
+            and self.atlas_image.value is not None
+            and self.atlas_labels.value is not None
+        ):
+            pairs = [(self.atlas_image.value, self.atlas_labels.value)]
+        if not pairs:
+            raise ValueError("add at least one atlas (image + labels layer pair)")
+        atlases = []
+        for image_layer, labels_layer in pairs:
+            image, geometry = layer_to_array(image_layer)
+            labels, _ = layer_to_array(labels_layer)
+            atlases.append((image, labels, geometry.spacing, geometry.origin, geometry.direction))
+        return atlases
+
+    # ------------------------------------------------------------------ run
+    def run(self, *_):
+        """Start the propagation in a worker; results land in this widget's output layers."""
+        from ..core.atlas import iter_propagate_atlases, read_atlas_folder
+
+        target = self.target.value
+        try:
+            if target is None:
+                raise ValueError("pick a target image layer")
+            atlases = self._atlases()
+            if isinstance(atlases, Path):
+                atlases = read_atlas_folder(atlases)
+        except ValueError as exc:
+            self.status.value = str(exc)
+            show_warning(str(exc))
+            return
+        image, geometry = layer_to_array(target)
+        self.status.value = f"registering {len(atlases)} atlas(es)..."
+        gen = iter_propagate_atlases(
+            image,
+            atlases,
+            target_spacing=geometry.spacing,
+            target_origin=geometry.origin,
+            target_direction=None if geometry.is_axis_aligned else geometry.direction,
+            settings=self.settings(),
+            fusion=self.fusion.value,
+            top_k=min(self.top_k.value, len(atlases)) or None,
+            n_jobs=self.n_jobs.value,
+            displacement=self.displacement.value,
+        )
+        self.worker = run_generator(
+            self.controls,
+            _drive,
+            gen,
+            title="Atlas propagation",
+            on_returned=lambda result: self._show(target, result),
+        )
+        # superqt's worker stops at the next yield without closing the generator: close it so
+        # the running registration is aborted now rather than at garbage collection
+        self.worker.aborted.connect(gen.close)
+        self.worker.aborted.connect(lambda: setattr(self.status, "value", "cancelled"))
+
+    def _show(self, target, result):
+        name = target.name
+        write_output(self.viewer, f"{name} atlas labels", result.labels, source=target)
+        for i, warped in enumerate(result.warped_images):
+            write_output(
+                self.viewer,
+                f"{name} warped atlas {i + 1}",
+                warped,
+                source=target,
+                kind="image",
+                colormap="gray",
+                blending="additive",
+                visible=False,
+            )
+        for label, prob in result.probabilities.items():
+            write_output(
+                self.viewer,
+                f"{name} probability {label}",
+                prob,
+                source=target,
+                kind="image",
+                colormap="magma",
+                contrast_limits=(0.0, 1.0),
+                visible=False,
+            )
+        for i, disp in enumerate(result.displacement_mm):
+            if disp is not None:
+                write_output(
+                    self.viewer,
+                    f"{name} displacement {i + 1} (mm)",
+                    disp,
+                    source=target,
+                    kind="image",
+                    colormap="viridis",
+                    visible=False,
+                )
+        similarity = ", ".join(f"{s:.2f}" for s in result.similarity)
+        self.status.value = (
+            f"fused {len(result.selected)} atlas(es) by {self.fusion.value}; "
+            f"correlation with target: {similarity}"
+        )
+        for message in result.warnings:
+            show_warning(message)
+        if result.warnings:
+            self.status.value = result.warnings[0]

@@ -1,0 +1,118 @@
+"""Label fusion: majority vote, locally weighted vote, multi-label STAPLE."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_segtools.core.fusion import local_ncc, majority_vote, staple, weighted_vote
+
+pytest.importorskip("SimpleITK")
+
+
+@pytest.fixture
+def noisy_raters():
+    """A 3-label truth and 5 raters that each flip 20 % of voxels to a random label."""
+    rng = np.random.default_rng(0)
+    truth = np.zeros((12, 16, 16), np.uint8)
+    truth[2:10, 3:13, 3:13] = 3
+    truth[4:8, 5:11, 5:11] = 7
+    raters = [
+        np.where(rng.random(truth.shape) < 0.2, rng.choice([0, 3, 7], truth.shape), truth).astype(
+            np.uint8
+        )
+        for _ in range(5)
+    ]
+    return truth, raters
+
+
+def test_majority_vote_hand_computed():
+    maps = [np.array([[1, 0, 5]]), np.array([[1, 5, 0]]), np.array([[0, 5, 1]])]
+    labels, probs = majority_vote(maps)
+    np.testing.assert_array_equal(labels, [[1, 5, 0]])  # last voxel: 1 vote each -> background
+    assert sorted(probs) == [1, 5]
+    np.testing.assert_allclose(probs[1], [[2 / 3, 0, 1 / 3]], rtol=1e-6)
+    np.testing.assert_allclose(probs[5], [[0, 2 / 3, 1 / 3]], rtol=1e-6)
+
+
+def test_majority_vote_keeps_label_ids_and_sums_to_one(noisy_raters):
+    truth, raters = noisy_raters
+    labels, probs = majority_vote(raters)
+    assert set(np.unique(labels)) == {0, 3, 7}
+    background = 1 - probs[3] - probs[7]
+    assert background.min() >= -1e-6
+    # 5 raters each wrong on ~13 % of voxels: majority is right almost everywhere
+    assert (labels == truth).mean() > 0.97
+    assert all((labels == truth).mean() > (r == truth).mean() for r in raters)
+
+
+def test_staple_recovers_truth_and_gives_posteriors(noisy_raters):
+    truth, raters = noisy_raters
+    labels, probs = staple(raters)
+    assert (labels == truth).mean() > 0.97
+    assert sorted(probs) == [3, 7]
+    assert probs[7].dtype == np.float32
+    assert probs[7][truth == 7].mean() > 0.9 and probs[7][truth == 0].mean() < 0.1
+    assert (probs[3] + probs[7]).max() <= 1 + 1e-5
+
+
+def test_staple_downweights_a_bad_rater():
+    """Two good raters and one that marks everything: STAPLE follows the good ones."""
+    truth = np.zeros((6, 10, 10), np.uint8)
+    truth[1:5, 2:8, 2:8] = 1
+    bad = np.ones_like(truth)
+    labels, _ = staple([truth, truth, bad])
+    np.testing.assert_array_equal(labels, truth)
+
+
+def test_local_ncc_is_one_for_scaled_copy():
+    rng = np.random.default_rng(1)
+    a = rng.random((10, 12, 12))
+    ncc = local_ncc(a, 3 * a + 2, spacing=(2.0, 1.0, 1.0), radius_mm=2.0)
+    np.testing.assert_allclose(ncc, 1.0, atol=1e-6)
+
+
+def test_weighted_vote_trusts_the_atlas_that_matches_the_target():
+    """Two atlases disagree; the one whose warped image matches the target wins locally."""
+    rng = np.random.default_rng(2)
+    target = rng.random((8, 20, 20))
+    good_labels = np.zeros(target.shape, np.uint8)
+    good_labels[:, :, :10] = 1
+    bad_labels = 1 - good_labels
+    labels, probs = weighted_vote(
+        [bad_labels, good_labels],
+        [rng.random(target.shape), target],
+        target,
+        spacing=(1.0, 1.0, 1.0),
+    )
+    np.testing.assert_array_equal(labels, good_labels)
+    assert probs[1][good_labels == 1].min() > 0.9
+    # with power 0 the weights are equal, so ties go to background
+    flat, _ = weighted_vote(
+        [bad_labels, good_labels], [target, target], target, spacing=(1.0, 1.0, 1.0), power=0
+    )
+    assert flat.max() == 0
+
+
+def test_inputs_not_modified(noisy_raters):
+    _, raters = noisy_raters
+    copies = [r.copy() for r in raters]
+    staple(raters)
+    majority_vote(raters)
+    for r, c in zip(raters, copies, strict=True):
+        np.testing.assert_array_equal(r, c)
+
+
+def test_errors_name_the_argument():
+    with pytest.raises(ValueError, match="`label_maps` is empty"):
+        majority_vote([])
+    with pytest.raises(
+        ValueError, match=r"`label_maps\[0\]` has shape \(2, 2\) but `label_maps\[1\]`"
+    ):
+        majority_vote([np.zeros((2, 2), int), np.zeros((3, 3), int)])
+    with pytest.raises(ValueError, match="negative label ids"):
+        staple([np.full((2, 2), -1)])
+    with pytest.raises(ValueError, match="`warped_images` has 1 images but `label_maps` has 2"):
+        weighted_vote(
+            [np.zeros((2, 2), int)] * 2, [np.zeros((2, 2))], np.zeros((2, 2)), spacing=(1, 1)
+        )

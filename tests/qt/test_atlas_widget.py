@@ -1,0 +1,136 @@
+"""Atlas propagation widget: real MNI152 case at 4 mm, layer pairs and a folder, cancel."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from napari_segtools._qt.atlas_widget import AtlasWidget
+from napari_segtools.core._atlas_cases import GM, WM, deformed_copy, load_mni152
+
+sitk = pytest.importorskip("SimpleITK")
+
+
+@pytest.fixture(scope="module")
+def case():
+    template = load_mni152(4)
+    return template, deformed_copy(template, seed=1)
+
+
+def dice(a, b, label):
+    a, b = a == label, b == label
+    return 2 * np.count_nonzero(a & b) / (np.count_nonzero(a) + np.count_nonzero(b))
+
+
+def _viewer_with_case(make_napari_viewer, case):
+    template, target = case
+    viewer = make_napari_viewer()
+    viewer.add_image(target.image, name="T1", scale=target.spacing, translate=(10.0, -4.0, 2.0))
+    viewer.add_image(
+        template.image, name="MNI", scale=template.spacing, translate=(10.0, -4.0, 2.0)
+    )
+    viewer.add_labels(
+        template.labels, name="MNI labels", scale=template.spacing, translate=(10.0, -4.0, 2.0)
+    )
+    return viewer
+
+
+def _wait(qtbot, widget, timeout=60000):
+    with qtbot.waitSignal(widget.worker.finished, timeout=timeout):
+        pass
+
+
+def test_deformable_propagation_end_to_end(make_napari_viewer, qtbot, case):
+    _, target = case
+    viewer = _viewer_with_case(make_napari_viewer, case)
+    widget = AtlasWidget(viewer)
+    widget.target.value = viewer.layers["T1"]
+    widget.atlas_image.value = viewer.layers["MNI"]
+    widget.atlas_labels.value = viewer.layers["MNI labels"]
+    widget.add_pair.clicked()
+    assert widget.pairs.value == ["MNI + MNI labels"]
+    widget.preset.value = "deformable"
+    assert widget.transform.value == "deformable" and widget.metric.value == "mattes"
+    widget.show_advanced.value = True
+    assert not widget.advanced.native.isHidden()
+    widget.displacement.value = True
+    widget.controls.run_button.clicked()
+    _wait(qtbot, widget)
+    assert widget.controls.last_error is None
+    out = viewer.layers["T1 atlas labels"]
+    assert out._type_string == "labels"
+    np.testing.assert_allclose(out.scale, target.spacing)
+    np.testing.assert_allclose(out.translate, (10.0, -4.0, 2.0))
+    assert dice(out.data, target.labels, GM) >= 0.9 and dice(out.data, target.labels, WM) >= 0.9
+    for name in (
+        "T1 warped atlas 1",
+        "T1 probability 1",
+        "T1 probability 2",
+        "T1 displacement 1 (mm)",
+    ):
+        layer = viewer.layers[name]
+        assert layer.data.shape == target.image.shape
+        np.testing.assert_allclose(layer.scale, target.spacing)
+    np.testing.assert_array_equal(viewer.layers["T1 probability 2"].data, out.data == WM)
+    assert "correlation with target" in widget.status.value
+    # a re-run updates the same output layer instead of adding another
+    widget.preset.value = "same modality, fast"
+    widget.controls.run_button.clicked()
+    _wait(qtbot, widget)
+    assert [ly.name for ly in viewer.layers].count("T1 atlas labels") == 1
+
+
+def test_cancel_mid_registration_leaves_layers_untouched(make_napari_viewer, qtbot, case):
+    viewer = _viewer_with_case(make_napari_viewer, case)
+    before = [(ly.name, ly.data.copy()) for ly in viewer.layers]
+    widget = AtlasWidget(viewer)
+    widget.target.value = viewer.layers["T1"]
+    widget.preset.value = "deformable"
+    widget.deformable_iterations.value = 1000
+    widget.controls.run_button.clicked()
+    qtbot.waitUntil(lambda: widget.controls.progress.value > 150, timeout=30000)
+    with qtbot.waitSignal(widget.worker.finished, timeout=10000):
+        widget.controls.cancel_button.changed.emit(True)
+    assert "cancelled" in widget.controls.last_error
+    qtbot.waitUntil(
+        lambda: not any(t.name.startswith("atlas-registration") for t in threading.enumerate()),
+        timeout=5000,
+    )
+    assert [ly.name for ly in viewer.layers] == [name for name, _ in before]
+    for (_, data), layer in zip(before, viewer.layers, strict=True):
+        np.testing.assert_array_equal(layer.data, data)
+
+
+def test_atlas_folder(make_napari_viewer, qtbot, case, tmp_path):
+    template, target = case
+    for role, arr in (("image", template.image), ("labels", template.labels)):
+        img = sitk.GetImageFromArray(arr)
+        img.SetSpacing(template.spacing[::-1])
+        img.SetOrigin(template.origin[::-1])
+        sitk.WriteImage(img, str(tmp_path / f"mni_{role}.nii.gz"))
+    viewer = make_napari_viewer()
+    viewer.add_image(target.image, name="T1", scale=target.spacing, translate=target.origin)
+    widget = AtlasWidget(viewer)
+    widget.source.value = "folder"
+    assert not widget.folder.native.isHidden() and widget.pairs.native.isHidden()
+    widget.folder.value = tmp_path
+    widget.preset.value = "cross modality"
+    widget.controls.run_button.clicked()
+    _wait(qtbot, widget)
+    out = viewer.layers["T1 atlas labels"]
+    assert dice(out.data, target.labels, GM) > 0.83 and dice(out.data, target.labels, WM) > 0.82
+
+
+def test_missing_atlas_is_a_message_not_an_error(make_napari_viewer, tmp_path):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((4, 5, 6), np.float32), name="T1")
+    widget = AtlasWidget(viewer)
+    widget.controls.run_button.clicked()
+    assert widget.status.value == "add at least one atlas (image + labels layer pair)"
+    widget.source.value = "folder"
+    widget.folder.value = tmp_path
+    widget.controls.run_button.clicked()
+    assert "holds no '<name>_image.nii.gz'" in widget.status.value
+    assert widget.worker is None
