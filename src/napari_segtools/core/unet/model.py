@@ -1,0 +1,200 @@
+"""A configurable 2-D/3-D U-Net with 'same'-size output (torch ``nn.Module``).
+
+Modern U-Nets (nnU-Net, MONAI's ``BasicUNet``) pad instead of cropping, so the output has the
+input's spatial size. Inputs whose size is not a multiple of ``2 ** (levels - 1)`` are padded
+internally (edge replication) and the logits are cropped back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+NORMS = ("instance", "batch", "group", "none")
+DECODERS = ("transpose", "upsample")
+
+
+@dataclass(frozen=True)
+class UNetSpec:
+    """Architecture of a :class:`UNet` (stored as ``"architecture"`` in a package's JSON config).
+
+    Attributes
+    ----------
+    spatial_dims : int
+        2 or 3.
+    in_channels, out_channels : int
+        Input channels (image modalities) and output classes (background included).
+    features : tuple of int
+        Feature maps per resolution level, finest first; ``len(features)`` levels, the last one is
+        the bottleneck. At least 2 levels.
+    norm : {"instance", "batch", "group", "none"}
+        Normalisation after each convolution.
+    residual : bool
+        Residual (ResNet-style) convolution blocks with a 1x1 projection shortcut.
+    decoder : {"transpose", "upsample"}
+        Transposed convolution, or (bi/tri)linear upsampling followed by a 3x3 convolution.
+    dilated_bottleneck : bool
+        Use dilation 2 in the bottleneck convolutions (a larger receptive field, same size).
+    """
+
+    spatial_dims: int = 3
+    in_channels: int = 1
+    out_channels: int = 2
+    features: tuple[int, ...] = (8, 16, 32, 64)
+    norm: str = "instance"
+    residual: bool = False
+    decoder: str = "transpose"
+    dilated_bottleneck: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "features", tuple(int(f) for f in self.features))
+        if self.spatial_dims not in (2, 3):
+            raise ValueError(f"`spatial_dims` must be 2 or 3; got {self.spatial_dims}")
+        if self.in_channels < 1 or self.out_channels < 2:
+            raise ValueError(
+                f"`in_channels` must be >= 1 and `out_channels` >= 2; "
+                f"got {self.in_channels} and {self.out_channels}"
+            )
+        if len(self.features) < 2 or min(self.features) < 1:
+            raise ValueError(f"`features` needs >= 2 positive levels; got {self.features}")
+        if self.norm not in NORMS:
+            raise ValueError(f"`norm` must be one of {NORMS}; got {self.norm!r}")
+        if self.decoder not in DECODERS:
+            raise ValueError(f"`decoder` must be one of {DECODERS}; got {self.decoder!r}")
+
+    @property
+    def divisor(self) -> int:
+        """Spatial sizes that are a multiple of this need no internal padding."""
+        return 2 ** (len(self.features) - 1)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "features": list(self.features)}
+
+
+def _layers(dims: int):
+    conv = nn.Conv3d if dims == 3 else nn.Conv2d
+    up = nn.ConvTranspose3d if dims == 3 else nn.ConvTranspose2d
+    pool = nn.MaxPool3d if dims == 3 else nn.MaxPool2d
+    return conv, up, pool
+
+
+def _norm(kind: str, dims: int, channels: int) -> nn.Module:
+    if kind == "instance":
+        return (nn.InstanceNorm3d if dims == 3 else nn.InstanceNorm2d)(channels, affine=True)
+    if kind == "batch":
+        return (nn.BatchNorm3d if dims == 3 else nn.BatchNorm2d)(channels)
+    if kind == "group":
+        return nn.GroupNorm(min(8, channels), channels)
+    return nn.Identity()
+
+
+class ConvBlock(nn.Module):
+    """Two 3x3 convolutions with normalisation and LeakyReLU; optionally residual."""
+
+    def __init__(self, spec: UNetSpec, c_in: int, c_out: int, dilation: int = 1):
+        super().__init__()
+        conv, _, _ = _layers(spec.spatial_dims)
+        pad = dilation  # 'same' padding for a 3x3 kernel
+        self.body = nn.Sequential(
+            conv(c_in, c_out, 3, padding=pad, dilation=dilation),
+            _norm(spec.norm, spec.spatial_dims, c_out),
+            nn.LeakyReLU(0.01, inplace=True),
+            conv(c_out, c_out, 3, padding=pad, dilation=dilation),
+            _norm(spec.norm, spec.spatial_dims, c_out),
+        )
+        self.skip = (
+            (conv(c_in, c_out, 1) if c_in != c_out else nn.Identity()) if spec.residual else None
+        )
+        self.act = nn.LeakyReLU(0.01, inplace=True)
+
+    def forward(self, x):
+        y = self.body(x)
+        if self.skip is not None:
+            y = y + self.skip(x)
+        return self.act(y)
+
+
+class UpBlock(nn.Module):
+    """Double the resolution, concatenate the skip connection, convolve."""
+
+    def __init__(self, spec: UNetSpec, c_in: int, c_skip: int):
+        super().__init__()
+        conv, up, _ = _layers(spec.spatial_dims)
+        if spec.decoder == "transpose":
+            self.up = up(c_in, c_skip, 2, stride=2)
+        else:
+            mode = "trilinear" if spec.spatial_dims == 3 else "bilinear"
+            self.up = nn.Sequential(
+                nn.Upsample(scale_factor=2, mode=mode, align_corners=False),
+                conv(c_in, c_skip, 3, padding=1),
+            )
+        self.block = ConvBlock(spec, 2 * c_skip, c_skip)
+
+    def forward(self, x, skip):
+        return self.block(torch.cat([self.up(x), skip], dim=1))
+
+
+class UNet(nn.Module):
+    """U-Net for (N, C, [Z,] Y, X) tensors; returns logits (N, classes, [Z,] Y, X).
+
+    Parameters
+    ----------
+    spec : UNetSpec
+        The architecture.
+
+    Examples
+    --------
+    >>> net = UNet(UNetSpec(spatial_dims=2, features=(4, 8)))
+    >>> tuple(net(torch.zeros(1, 1, 13, 7)).shape)
+    (1, 2, 13, 7)
+    """
+
+    def __init__(self, spec: UNetSpec):
+        super().__init__()
+        self.spec = spec
+        feats = spec.features
+        _, _, pool = _layers(spec.spatial_dims)
+        self.pool = pool(2)
+        self.encoders = nn.ModuleList()
+        c_in = spec.in_channels
+        for level, c_out in enumerate(feats):
+            last = level == len(feats) - 1
+            dilation = 2 if (last and spec.dilated_bottleneck) else 1
+            self.encoders.append(ConvBlock(spec, c_in, c_out, dilation))
+            c_in = c_out
+        self.decoders = nn.ModuleList(
+            UpBlock(spec, feats[lvl + 1], feats[lvl]) for lvl in reversed(range(len(feats) - 1))
+        )
+        conv, _, _ = _layers(spec.spatial_dims)
+        self.head = conv(feats[0], spec.out_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        size = x.shape[2:]
+        if x.ndim == 5:  # oneDNN's fast 3-D convolutions want channels-last memory
+            x = x.contiguous(memory_format=torch.channels_last_3d)
+        pads = _pad_amounts(size, self.spec.divisor)
+        if any(pads):
+            x = F.pad(x, pads, mode="replicate")
+        skips = []
+        for level, encoder in enumerate(self.encoders):
+            if level:
+                x = self.pool(x)
+            x = encoder(x)
+            skips.append(x)
+        x = skips.pop()
+        for decoder in self.decoders:
+            x = decoder(x, skips.pop())
+        x = self.head(x)
+        return x[(Ellipsis, *(slice(0, n) for n in size))]
+
+
+def _pad_amounts(size: Sequence[int], divisor: int) -> list[int]:
+    """F.pad amounts (last axis first) that bring every size up to a multiple of ``divisor``."""
+    pads: list[int] = []
+    for n in reversed(size):
+        pads += [0, (-int(n)) % divisor]
+    return pads

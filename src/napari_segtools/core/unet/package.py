@@ -1,0 +1,373 @@
+"""Model packages: a JSON config plus weights; ``list_models``, ``load_model`` and the predictor.
+
+A package is a folder holding ``config.json`` and the weights file it names (a state dict of
+:class:`~.model.UNet`, saved with :func:`save_package`), or a TorchScript file with a JSON of the
+same stem beside it (``net.pt`` + ``net.json``). The config's keys:
+
+``spatial_dims`` (2 or 3), ``in_channels``, ``class_names`` (background first),
+``class_colors`` (hex, one per class), ``spacing`` (mm, numpy axis order, the grid the model was
+trained on), ``normalization`` (``{"method": "zscore"}``, ``{"method": "percentile", "lower":
+0.5, "upper": 99.5}`` or ``{"method": "ct_window", "center": 40, "width": 400}``),
+``patch_size`` (voxels), ``weights`` (file name), and ``architecture`` (a :class:`~.model.UNetSpec`
+as a dict; required for state dicts, ignored for TorchScript). Optional: ``name``,
+``description``, ``training`` (how it was trained and its held-out Dice).
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .._types import Progress, ProgressGenerator, run_to_completion
+from .._validate import check_image, check_spacing
+from . import _preprocess as pre
+
+CONFIG_NAME = "config.json"
+REQUIRED_KEYS = (
+    "spatial_dims", "in_channels", "class_names", "class_colors", "spacing",
+    "normalization", "patch_size", "weights",
+)  # fmt: skip
+EXPECTED = (
+    "a shipped model name, a package folder with config.json, a config .json, or a TorchScript "
+    ".pt/.ts file with a .json of the same name beside it"
+)
+
+
+def _models_dir() -> Path:
+    return Path(str(resources.files("napari_segtools") / "core" / "unet" / "models"))
+
+
+def list_models() -> list[str]:
+    """Names of the models shipped with the plugin (usable with :func:`load_model`)."""
+    root = _models_dir()
+    return (
+        sorted(p.name for p in root.iterdir() if (p / CONFIG_NAME).is_file())
+        if root.is_dir()
+        else []
+    )
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A validated package config (see the module docstring for the meaning of each field)."""
+
+    spatial_dims: int
+    in_channels: int
+    class_names: tuple[str, ...]
+    class_colors: tuple[str, ...]
+    spacing: tuple[float, ...]
+    normalization: dict
+    patch_size: tuple[int, ...]
+    weights: str
+    architecture: dict | None = None
+    name: str = ""
+    description: str = ""
+    training: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "config") -> ModelConfig:
+        """Check ``data`` and build the config; errors name ``source`` and the expected value."""
+        if not isinstance(data, dict):
+            raise ValueError(
+                f"model config {source} must be a JSON object; got {type(data).__name__}"
+            )
+        missing = [k for k in REQUIRED_KEYS if k not in data]
+        if missing:
+            raise ValueError(
+                f"model config {source} lacks required keys {missing}; "
+                f"expected {list(REQUIRED_KEYS)}"
+            )
+        not_lists = [
+            k
+            for k in ("class_names", "class_colors", "spacing", "patch_size")
+            if not isinstance(data[k], list)
+        ]
+        if not_lists:
+            raise ValueError(f"model config {source}: {not_lists} must be JSON lists")
+        dims = data["spatial_dims"]
+        if dims not in (2, 3):
+            raise ValueError(f"model config {source}: `spatial_dims` must be 2 or 3; got {dims!r}")
+        names, colors = list(data["class_names"]), list(data["class_colors"])
+        if len(names) < 2 or len(colors) != len(names):
+            raise ValueError(
+                f"model config {source}: expected >= 2 `class_names` (background first) and one "
+                f"`class_colors` entry each; got {len(names)} names and {len(colors)} colours"
+            )
+        for key in ("spacing", "patch_size"):
+            if len(data[key]) != dims:
+                raise ValueError(
+                    f"model config {source}: `{key}` must have {dims} values; got {data[key]}"
+                )
+        try:
+            pre.check_normalization(data["normalization"])
+        except ValueError as exc:
+            raise ValueError(f"model config {source}: {exc}") from None
+        return cls(
+            spatial_dims=int(dims),
+            in_channels=int(data["in_channels"]),
+            class_names=tuple(str(n) for n in names),
+            class_colors=tuple(str(c) for c in colors),
+            spacing=check_spacing(data["spacing"], dims, "config spacing", array_name="model"),
+            normalization=dict(data["normalization"]),
+            patch_size=tuple(int(p) for p in data["patch_size"]),
+            **{
+                k: data[k]
+                for k in ("weights", "architecture", "name", "description", "training")
+                if k in data
+            },
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name, "description": self.description,
+            "spatial_dims": self.spatial_dims, "in_channels": self.in_channels,
+            "class_names": list(self.class_names), "class_colors": list(self.class_colors),
+            "spacing": list(self.spacing), "normalization": self.normalization,
+            "patch_size": list(self.patch_size), "weights": self.weights,
+            "architecture": self.architecture, "training": self.training,
+        }  # fmt: skip
+
+
+def save_package(folder, module, config: ModelConfig) -> Path:
+    """Write ``config.json`` and the state dict of ``module`` (a UNet) into ``folder``."""
+    import torch
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
+    torch.save(state, folder / config.weights)
+    (folder / CONFIG_NAME).write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    return folder
+
+
+def _locate(name_or_path) -> tuple[Path, Path | None]:
+    """(config path, TorchScript file or None) for a model name or path."""
+    text = str(name_or_path)
+    if text in list_models():
+        return _models_dir() / text / CONFIG_NAME, None
+    path = Path(text).expanduser()
+    if path.is_dir() and (path / CONFIG_NAME).is_file():
+        return path / CONFIG_NAME, None
+    if path.is_file() and path.suffix == ".json":
+        return path, None
+    if path.is_file() and path.with_suffix(".json").is_file():
+        return path.with_suffix(".json"), path
+    if path.is_file():
+        raise FileNotFoundError(
+            f"model file {path} has no config {path.with_suffix('.json').name} beside it; "
+            f"expected {EXPECTED}"
+        )
+    raise FileNotFoundError(
+        f"model {text!r} not found; expected {EXPECTED} (shipped: {list_models()})"
+    )
+
+
+def _read_config(path: Path) -> ModelConfig:
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(
+            f"model config {path} is not valid JSON ({exc}); "
+            f"expected a JSON object with keys {list(REQUIRED_KEYS)}"
+        ) from None
+    return ModelConfig.from_dict(data, str(path))
+
+
+def _load_module(weights: Path, config: ModelConfig):
+    import torch
+
+    from .model import UNet, UNetSpec
+
+    if not weights.is_file():
+        raise FileNotFoundError(f"model weights {weights} named in the config do not exist")
+    try:
+        with zipfile.ZipFile(weights) as archive:
+            scripted = any("/code/" in n for n in archive.namelist())
+    except zipfile.BadZipFile:
+        raise ValueError(
+            f"model weights {weights} are corrupt or not a PyTorch file; "
+            "expected a state dict saved with torch.save or a TorchScript archive"
+        ) from None
+    if scripted:
+        try:
+            return torch.jit.load(str(weights), map_location="cpu")
+        except RuntimeError as exc:
+            raise ValueError(f"TorchScript file {weights} could not be loaded: {exc}") from None
+    if config.architecture is None:
+        raise ValueError(
+            f"model config for {weights} needs an `architecture` entry to rebuild the U-Net "
+            "from a state dict"
+        )
+    try:
+        spec = UNetSpec(**config.architecture)
+    except TypeError as exc:
+        raise ValueError(
+            f"model config `architecture` is invalid ({exc}); "
+            f"expected keys {list(UNetSpec.__dataclass_fields__)}"
+        ) from None
+    if (spec.spatial_dims, spec.in_channels, spec.out_channels) != (
+        config.spatial_dims,
+        config.in_channels,
+        len(config.class_names),
+    ):
+        raise ValueError(
+            f"model config `architecture` ({spec.spatial_dims}-D, {spec.in_channels} channels in, "
+            f"{spec.out_channels} out) "
+            f"disagrees with spatial_dims={config.spatial_dims}, "
+            f"in_channels={config.in_channels} and {len(config.class_names)} class_names"
+        )
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for damaged archives
+        raise ValueError(
+            f"model weights {weights} are corrupt ({type(exc).__name__}: {exc})"
+        ) from None
+    module = UNet(spec)
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, AttributeError, TypeError) as exc:
+        first = str(exc).splitlines()[1:3] if "\n" in str(exc) else [str(exc)]
+        raise ValueError(
+            f"model weights {weights} do not match the architecture in the config: "
+            f"{' '.join(s.strip() for s in first)}"
+        ) from None
+    return module
+
+
+def load_model(name_or_path) -> Predictor:
+    """Load a model package by shipped name or path and return its :class:`Predictor`.
+
+    Raises
+    ------
+    FileNotFoundError
+        Unknown name, or a path without its config or weights.
+    ValueError
+        Corrupt JSON or weights, missing config keys, weights that do not fit the architecture.
+
+    Examples
+    --------
+    >>> import napari_segtools as nst
+    >>> nst.list_models()
+    ['mni152-brain-tissue']
+    """
+    config_path, scripted = _locate(name_or_path)
+    config = _read_config(config_path)
+    weights = scripted or config_path.parent / config.weights
+    return Predictor(config, _load_module(weights, config), source=str(config_path))
+
+
+class Predictor:
+    """A loaded model: normalises, reorients and resamples an image, runs sliding windows.
+
+    Attributes
+    ----------
+    config : ModelConfig
+    module : torch.nn.Module
+    """
+
+    def __init__(self, config: ModelConfig, module, source: str = ""):
+        self.config = config
+        self.module = module
+        self.source = source
+
+    def _check_input(self, image, spacing, direction) -> tuple[np.ndarray, tuple]:
+        cfg = self.config
+        arr = check_image(image, ndims=(cfg.spatial_dims, cfg.spatial_dims + 1))
+        if arr.ndim == cfg.spatial_dims:
+            arr = arr[None]
+        if arr.shape[0] != cfg.in_channels:
+            raise ValueError(
+                f"model {cfg.name or self.source!r} expects {cfg.spatial_dims}-D images with "
+                f"{cfg.in_channels} channel(s) first; got an array of shape {np.shape(image)}"
+            )
+        spacing = check_spacing(spacing, cfg.spatial_dims)
+        return arr, (spacing, *pre.canonical_axes(direction, cfg.spatial_dims))
+
+    def iter_predict_proba(
+        self, image, *, spacing, overlap=0.5, tta=False, device=None, batch_size=4, direction=None
+    ) -> ProgressGenerator[np.ndarray]:
+        """Generator form of :meth:`predict_proba`: yields one Progress per window."""
+        cfg = self.config
+        arr, (spacing, perm, flips) = self._check_input(image, spacing, direction)
+        arr = pre.to_canonical(arr, perm, flips, leading=1)
+        spacing = tuple(spacing[p] for p in perm)
+        canon_shape = arr.shape[1:]
+        arr = np.stack([pre.normalize(c, cfg.normalization) for c in arr])
+        arr = pre.resample(
+            arr, pre.resampled_shape(canon_shape, spacing, cfg.spacing), order=1, leading=1
+        )
+        from .inference import iter_sliding_window
+
+        probs = yield from iter_sliding_window(
+            self.module, arr, patch_size=cfg.patch_size, overlap=overlap, tta=tta,
+            device=device, batch_size=batch_size,
+        )  # fmt: skip
+        if probs.shape[0] != len(cfg.class_names):
+            raise ValueError(
+                f"model produced {probs.shape[0]} channels but its config names "
+                f"{len(cfg.class_names)} classes"
+            )
+        yield Progress(1, 1, "resampling to the image grid")
+        probs = pre.resample(probs, canon_shape, order=1, leading=1)
+        return np.ascontiguousarray(pre.from_canonical(probs, perm, flips, leading=1))
+
+    def predict_proba(
+        self, image, *, spacing, overlap=0.5, tta=False, device=None, batch_size=4, direction=None
+    ) -> np.ndarray:
+        """Class probabilities on the image grid.
+
+        Parameters
+        ----------
+        image : ([C,] [Z,] Y, X) ndarray
+            Intensities; the channel axis (first) may be omitted for 1-channel models.
+        spacing : sequence of float
+            Voxel size in mm, numpy axis order (``layer.scale``). The image is resampled to the
+            model's spacing and the result back to this grid (linear).
+        overlap : float
+            Window overlap fraction, 0-0.9.
+        tta : bool
+            Mirroring test-time augmentation.
+        device : str, optional
+            ``None``/``"auto"``: CUDA, else MPS, else CPU.
+        batch_size : int
+            Windows per forward pass.
+        direction : (D, D) ndarray, optional
+            Direction cosines (``Geometry.direction``); the image is brought to the canonical
+            orientation the model was trained in and the result back. ``None``: already canonical.
+
+        Returns
+        -------
+        (K, [Z,] Y, X) float32 ndarray
+            Probability of each of the K classes in ``config.class_names``.
+        """
+        return run_to_completion(
+            self.iter_predict_proba(
+                image,
+                spacing=spacing,
+                overlap=overlap,
+                tta=tta,
+                device=device,
+                batch_size=batch_size,
+                direction=direction,
+            )
+        )
+
+    def predict(
+        self, image, *, spacing, overlap=0.5, tta=False, device=None, batch_size=4, direction=None
+    ) -> np.ndarray:
+        """Label image (argmax of :meth:`predict_proba`, uint8 class indices); same arguments."""
+        probs = self.predict_proba(
+            image,
+            spacing=spacing,
+            overlap=overlap,
+            tta=tta,
+            device=device,
+            batch_size=batch_size,
+            direction=direction,
+        )
+        return probs.argmax(axis=0).astype(np.uint8)

@@ -1,0 +1,206 @@
+"""Model packages: round trips, TorchScript, orientation/spacing handling, clear error messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("torch_single_thread")
+
+from napari_segtools.core.unet import _preprocess as pre  # noqa: E402
+from napari_segtools.core.unet.model import UNet, UNetSpec  # noqa: E402
+from napari_segtools.core.unet.package import (  # noqa: E402
+    ModelConfig,
+    Predictor,
+    list_models,
+    load_model,
+    save_package,
+)
+
+SPEC = UNetSpec(spatial_dims=3, in_channels=1, out_channels=3, features=(4, 8))
+
+
+def _config(**changes) -> ModelConfig:
+    data = {
+        "name": "tiny", "spatial_dims": 3, "in_channels": 1,
+        "class_names": ["background", "a", "b"], "class_colors": ["#000000", "#ff0000", "#00ff00"],
+        "spacing": [2.0, 2.0, 2.0], "normalization": {"method": "zscore"},
+        "patch_size": [8, 8, 8], "weights": "weights.pt", "architecture": SPEC.to_dict(),
+    }  # fmt: skip
+    data.update(changes)
+    return ModelConfig.from_dict(data)
+
+
+@pytest.fixture
+def tiny_package(tmp_path):
+    torch.manual_seed(0)
+    net = UNet(SPEC).eval()
+    save_package(tmp_path / "tiny", net, _config())
+    return tmp_path / "tiny", net
+
+
+def test_round_trip_predicts_like_the_module(tiny_package):
+    folder, net = tiny_package
+    predictor = load_model(folder)
+    image = np.random.default_rng(0).random((8, 8, 8)).astype(np.float32) * 100
+    probs = predictor.predict_proba(image, spacing=(2, 2, 2), device="cpu")
+    z = (image - image.mean()) / image.std()
+    with torch.inference_mode():
+        expected = torch.softmax(net(torch.from_numpy(z[None, None])), 1)[0].numpy()
+    np.testing.assert_allclose(probs, expected, atol=1e-5)
+    labels = predictor.predict(image, spacing=(2, 2, 2), device="cpu")
+    assert labels.dtype == np.uint8 and np.array_equal(labels, expected.argmax(0))
+    assert load_model(folder / "config.json").config == predictor.config
+
+
+def test_result_comes_back_on_the_image_grid(tiny_package):
+    """A 1 mm image is resampled to the model's 2 mm and the probabilities back to 1 mm."""
+    predictor = load_model(tiny_package[0])
+    image = np.random.default_rng(1).random((10, 12, 7)).astype(np.float32)
+    probs = predictor.predict_proba(image, spacing=(1.0, 1.0, 1.0), device="cpu")
+    assert probs.shape == (3, 10, 12, 7)
+    np.testing.assert_allclose(probs.sum(0), 1.0, atol=1e-5)
+
+
+def test_direction_is_undone_after_prediction(tiny_package):
+    """The coronal test head's direction: predicting the permuted/flipped array with its
+    direction gives the canonical prediction permuted/flipped the same way."""
+    predictor = load_model(tiny_package[0])
+    canonical = np.random.default_rng(2).random((8, 8, 8)).astype(np.float32)
+    direction = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    stored = np.flip(canonical.transpose(1, 0, 2), 0)  # the file's voxel order
+    perm, flips = pre.canonical_axes(direction, 3)
+    assert perm == (1, 0, 2) and flips == (False, True, False)
+    assert np.array_equal(pre.to_canonical(stored, perm, flips), canonical)
+    expected = predictor.predict(canonical, spacing=(2, 2, 2), device="cpu")
+    got = predictor.predict(stored, spacing=(2, 2, 2), direction=direction, device="cpu")
+    assert np.array_equal(got, np.flip(expected.transpose(1, 0, 2), 0))
+
+
+@pytest.mark.filterwarnings("ignore")  # torch's tracer and jit deprecation notes
+def test_torchscript_file_with_json_beside_it(tiny_package, tmp_path):
+    folder, net = tiny_package
+    traced = torch.jit.trace(net, torch.zeros(1, 1, 8, 8, 8))
+    traced.save(str(tmp_path / "net.pt"))
+    config = json.loads((folder / "config.json").read_text())
+    del config["architecture"]
+    (tmp_path / "net.json").write_text(json.dumps(config))
+    image = np.random.default_rng(3).random((8, 8, 8)).astype(np.float32)
+    scripted = load_model(tmp_path / "net.pt").predict_proba(
+        image, spacing=(2, 2, 2), device="cpu"
+    )
+    original = load_model(folder).predict_proba(image, spacing=(2, 2, 2), device="cpu")
+    np.testing.assert_allclose(scripted, original, atol=1e-5)
+
+
+def test_shipped_models_are_listed_and_small():
+    assert "mni152-brain-tissue" in list_models()
+    predictor = load_model("mni152-brain-tissue")
+    cfg = predictor.config
+    assert cfg.class_names == ("background", "grey matter", "white matter")
+    assert cfg.spacing == (2.0, 2.0, 2.0)
+    size = sum(p.stat().st_size for p in Path(predictor.source).parent.iterdir())
+    assert size < 10 * 2**20
+
+
+def test_normalizations_known_answers():
+    x = np.array([0.0, 50.0, 100.0, 1000.0])
+    np.testing.assert_allclose(
+        pre.normalize(x, {"method": "ct_window", "center": 50, "width": 100}), [0, 0.5, 1, 1]
+    )
+    z = pre.normalize(x, {"method": "zscore"})
+    assert abs(z.mean()) < 1e-6 and abs(z.std() - 1) < 1e-5
+    p = pre.normalize(np.arange(101.0), {"method": "percentile", "lower": 10, "upper": 90})
+    assert p[10] == 0 and p[90] == 1 and p[50] == pytest.approx(0.5)
+
+
+# --- error messages -------------------------------------------------------------------------
+
+
+def test_unknown_name(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not found; expected a shipped model name"):
+        load_model("no-such-model")
+
+
+def test_corrupt_json(tiny_package):
+    folder, _ = tiny_package
+    (folder / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match="is not valid JSON"):
+        load_model(folder)
+
+
+def test_missing_config_keys(tiny_package):
+    folder, _ = tiny_package
+    config = json.loads((folder / "config.json").read_text())
+    del config["spacing"], config["patch_size"]
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=r"lacks required keys \['spacing', 'patch_size'\]"):
+        load_model(folder)
+
+
+def test_corrupt_weights(tiny_package):
+    folder, _ = tiny_package
+    (folder / "weights.pt").write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(ValueError, match="corrupt or not a PyTorch file"):
+        load_model(folder)
+
+
+def test_weights_that_do_not_fit_the_architecture(tiny_package):
+    folder, _ = tiny_package
+    config = json.loads((folder / "config.json").read_text())
+    config["architecture"]["features"] = [6, 12]
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="do not match the architecture in the config"):
+        load_model(folder)
+
+
+def test_weights_file_without_config_beside_it(tmp_path):
+    (tmp_path / "lonely.pt").write_bytes(b"x")
+    with pytest.raises(FileNotFoundError, match="has no config lonely.json beside it"):
+        load_model(tmp_path / "lonely.pt")
+
+
+def test_bad_normalization_and_class_colours():
+    with pytest.raises(ValueError, match="`normalization.method` must be one of"):
+        _config(normalization={"method": "minmax"})
+    with pytest.raises(ValueError, match="one `class_colors` entry each"):
+        _config(class_colors=["#000000"])
+    with pytest.raises(ValueError, match="`patch_size` must have 3 values"):
+        _config(patch_size=[8, 8])
+
+
+@pytest.mark.parametrize(
+    ("shape", "match"),
+    [
+        (
+            (2, 8, 8, 8),
+            r"expects 3-D images with 1 channel\(s\) first; got an array of shape \(2, 8, 8, 8\)",
+        ),
+        ((8, 8), "`image` must be 3-D or 4-D"),
+    ],
+)
+def test_channel_and_dimension_mismatch(tiny_package, shape, match):
+    predictor = load_model(tiny_package[0])
+    with pytest.raises(ValueError, match=match):
+        predictor.predict(np.zeros(shape, np.float32), spacing=(2, 2, 2))
+
+
+def test_spacing_is_required_and_checked(tiny_package):
+    predictor = load_model(tiny_package[0])
+    with pytest.raises(TypeError):
+        predictor.predict(np.zeros((8, 8, 8), np.float32))  # no silent 1 mm default
+    with pytest.raises(ValueError, match="`spacing` has 2 values but `image` is 3-D"):
+        predictor.predict(np.zeros((8, 8, 8), np.float32), spacing=(1, 1))
+
+
+def test_predictor_reports_class_count_mismatch(tiny_package):
+    folder, net = tiny_package
+    predictor = Predictor(_config(class_names=["bg", "a"], class_colors=["#000", "#f00"]), net)
+    with pytest.raises(
+        ValueError, match="model produced 3 channels but its config names 2 classes"
+    ):
+        predictor.predict(np.zeros((8, 8, 8), np.float32), spacing=(2, 2, 2), device="cpu")
