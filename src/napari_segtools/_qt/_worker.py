@@ -16,6 +16,11 @@ from napari.utils.notifications import show_error, show_info
 from ..core._types import Progress
 
 
+def _drive(gen):
+    """Run an existing generator inside the worker, keeping the object so Cancel can close it."""
+    return (yield from gen)
+
+
 class RunControls(Container):
     """Run / Cancel buttons and a progress bar, shared by every widget."""
 
@@ -48,7 +53,8 @@ def run_generator(
     ``on_returned`` receives the generator's return value on the main thread. Returns the started
     worker; its ``finished`` signal fires after success, error and cancel alike.
     """
-    worker: GeneratorWorker = create_worker(gen_func, *args, _ignore_errors=True, **kwargs)
+    gen = gen_func(*args, **kwargs)  # a generator object: nothing runs before the first yield
+    worker: GeneratorWorker = create_worker(_drive, gen, _ignore_errors=True)
     bar = progress(total=0, desc=title)
     controls.last_error = None
     controls.progress.visible = True
@@ -70,6 +76,9 @@ def run_generator(
         show_error(controls.last_error)
 
     def on_aborted():
+        # the worker stops at a yield but leaves the generator open: close it so its `finally`
+        # blocks release resources (and stop a running registration) now, not at collection
+        gen.close()
         controls.last_error = f"{title} cancelled; no layer was changed"
         show_info(controls.last_error)
 

@@ -44,11 +44,6 @@ _FUSIONS = [
 ]
 
 
-def _drive(gen):
-    """Run ``gen`` inside the worker; kept separate so Cancel can close ``gen`` itself."""
-    return (yield from gen)
-
-
 class AtlasWidget(Container):
     """Propagate atlas labels onto a target image (single atlas or multi-atlas with fusion)."""
 
@@ -298,7 +293,9 @@ class AtlasWidget(Container):
             return
         image, geometry = layer_to_array(target)
         self.status.value = f"registering {len(atlases)} atlas(es)..."
-        gen = iter_propagate_atlases(
+        self.worker = run_generator(
+            self.controls,
+            iter_propagate_atlases,
             image,
             atlases,
             target_spacing=geometry.spacing,
@@ -309,17 +306,9 @@ class AtlasWidget(Container):
             top_k=min(self.top_k.value, len(atlases)) or None,
             n_jobs=self.n_jobs.value,
             displacement=self.displacement.value,
-        )
-        self.worker = run_generator(
-            self.controls,
-            _drive,
-            gen,
             title="Atlas propagation",
             on_returned=lambda result: self._show(target, result),
         )
-        # superqt's worker stops at the next yield without closing the generator: close it so
-        # the running registration is aborted now rather than at garbage collection
-        self.worker.aborted.connect(gen.close)
         self.worker.aborted.connect(lambda: setattr(self.status, "value", "cancelled"))
 
     def _show(self, target, result):
