@@ -48,7 +48,7 @@ def aniso_spacing():
 def ball(shape, center, radius_mm, spacing):
     """Bool mask of voxels whose centre lies within ``radius_mm`` of ``center`` (voxel coords)."""
     grids = np.ogrid[tuple(slice(0, n) for n in shape)]
-    d2 = sum(((g - c) * s) ** 2 for g, c, s in zip(grids, center, spacing))
+    d2 = sum(((g - c) * s) ** 2 for g, c, s in zip(grids, center, spacing, strict=False))
     return d2 <= radius_mm**2
 
 

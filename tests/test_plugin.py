@@ -67,8 +67,8 @@ def test_sample_files_and_licences_ship_in_the_package(relative):
 
 
 def test_reader_contribution_round_trip(tmp_path):
-    import numpy as np
     import npe2
+    import numpy as np
 
     from napari_segtools.core._types import Geometry
     from napari_segtools.core.io import write_image
@@ -77,7 +77,7 @@ def test_reader_contribution_round_trip(tmp_path):
     labels[1:3, 2:4, 1:5] = 7
     path = write_image(tmp_path / "kidney_seg.nrrd", labels, Geometry((3.0, 0.7, 0.7), (1, 2, 3)))
     npe2.PluginManager.instance().discover()
-    (data, meta, kind), = npe2.read([str(path)], plugin_name="napari-segtools", stack=False)
+    ((data, meta, kind),) = npe2.read([str(path)], plugin_name="napari-segtools", stack=False)
     assert kind == "labels"
     np.testing.assert_array_equal(data, labels)
     assert tuple(meta["scale"]) == pytest.approx((3.0, 0.7, 0.7))
@@ -96,21 +96,33 @@ def test_reader_declines_unknown_files(tmp_path):
 def test_built_wheel_carries_real_files_and_validates(tmp_path):
     """The wheel holds the manifest and samples as files (not links), and npe2 loads it."""
     import os
-    import zipfile
-
     import shutil
+    import zipfile
 
     source = tmp_path / "source"  # build from a copy: nothing is written into the checkout
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     for relative in listed:
         (source / relative).parent.mkdir(parents=True, exist_ok=True)
         if (ROOT / relative).exists():
             shutil.copy2(ROOT / relative, source / relative, follow_symlinks=False)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(source),
+        ],
         check=True,
         capture_output=True,
         env={**os.environ, "SETUPTOOLS_SCM_PRETEND_VERSION": "0.0.0"},  # the copy has no .git
@@ -125,15 +137,25 @@ def test_built_wheel_carries_real_files_and_validates(tmp_path):
         assert f"napari_segtools/sample_images/{relative}" in names
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), wheel],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--target",
+            str(target),
+            wheel,
+        ],
         check=True,
         capture_output=True,
     )
     code = (
         "import napari_segtools, npe2; "
-        "assert napari_segtools.__file__.startswith(%r), napari_segtools.__file__; "
+        f"assert napari_segtools.__file__.startswith({str(target)!r}), napari_segtools.__file__; "
         "m = npe2.PluginManifest.from_distribution('napari-segtools'); print(m.name)"
-    ) % str(target)
+    )
     env = {**os.environ, "PYTHONPATH": str(target)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

@@ -11,7 +11,9 @@ HEAVY = ("torch", "SimpleITK", "qtpy", "PyQt5", "napari", "magicgui", "matplotli
 
 def _loaded_after(code: str) -> set[str]:
     script = f"import sys, json; {code}; print(json.dumps(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
 

@@ -165,7 +165,7 @@ def _physical_points(array, geometry):
     """Map value -> physical position (mm) of its voxel, for arrays of unique values."""
     index = np.indices(array.shape).reshape(array.ndim, -1).T
     points = geometry.origin + (index * geometry.spacing) @ geometry.direction.T
-    return dict(zip(array.ravel().tolist(), map(tuple, np.round(points, 4))))
+    return dict(zip(array.ravel().tolist(), map(tuple, np.round(points, 4)), strict=False))
 
 
 def test_reorient_moves_no_voxel_in_space(tmp_path):

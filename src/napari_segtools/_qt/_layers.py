@@ -36,7 +36,7 @@ def geometry_kwargs(geometry: Geometry) -> dict[str, Any]:
 
 
 def current_slice_index(viewer: napari.Viewer, layer) -> tuple[int, ...]:
-    """Data indices of the viewer's current position on the layer's leading (non-displayed) axes."""
+    """Data indices of the viewer's position on the layer's leading (non-displayed) axes."""
     world = viewer.dims.point[-layer.ndim :]
     data = layer.world_to_data(world)
     leading = layer.ndim - 2
@@ -59,7 +59,11 @@ def write_output(
     Returns the layer.
     """
     existing = viewer.layers[name] if name in viewer.layers else None
-    if existing is not None and existing._type_string == kind and existing.data.shape == data.shape:
+    if (
+        existing is not None
+        and existing._type_string == kind
+        and existing.data.shape == data.shape
+    ):
         existing.data = data
         for key, value in kwargs.items():
             setattr(existing, key, value)

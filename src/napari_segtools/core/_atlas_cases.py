@@ -7,6 +7,7 @@ smooth deformation (plus a bias field and noise) has exactly known labels.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 from scipy import ndimage as ndi
 

@@ -25,7 +25,7 @@ def ellipsoid_footprint(radius_mm: float, spacing: Spacing) -> np.ndarray:
     """
     half = radius_in_voxels(radius_mm, spacing)
     grids = np.ogrid[tuple(slice(-h, h + 1) for h in half)]
-    dist2 = sum((g * s) ** 2 for g, s in zip(grids, spacing))
+    dist2 = sum((g * s) ** 2 for g, s in zip(grids, spacing, strict=False))
     return dist2 <= radius_mm**2 + 1e-9
 
 
@@ -48,7 +48,12 @@ def resample_labels_nearest(
         raise ValueError("nearest-neighbour resampling needs axis-aligned grids (no rotation)")
     index, inside = [], []
     for n_src, n_dst, s_src, s_dst, o_src, o_dst in zip(
-        labels.shape, target_shape, source.spacing, target.spacing, source.origin, target.origin,
+        labels.shape,
+        target_shape,
+        source.spacing,
+        target.spacing,
+        source.origin,
+        target.origin,
         strict=True,
     ):
         centres = o_dst + np.arange(n_dst) * s_dst  # target voxel centres in mm

@@ -17,18 +17,26 @@ def _describe(arr: np.ndarray) -> str:
     return f"{arr.ndim}-D array of shape {arr.shape} and dtype {arr.dtype}"
 
 
-def check_image(image, name: str = "image", *, ndims=(2, 3), allow_nan: bool = False) -> np.ndarray:
+def check_image(
+    image, name: str = "image", *, ndims=(2, 3), allow_nan: bool = False
+) -> np.ndarray:
     """Return ``image`` as a real-valued ndarray after checking dimensionality and values."""
     arr = np.asarray(image)
     if arr.ndim not in ndims:
-        raise ValueError(f"`{name}` must be {' or '.join(f'{d}-D' for d in ndims)}; got a {_describe(arr)}")
-    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise ValueError(
+            f"`{name}` must be {' or '.join(f'{d}-D' for d in ndims)}; got a {_describe(arr)}"
+        )
+    if arr.dtype == bool or not (
+        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+    ):
         raise TypeError(f"`{name}` must hold integer or float intensities; got dtype {arr.dtype}")
     if arr.size == 0:
         raise ValueError(f"`{name}` is empty (shape {arr.shape})")
     if not allow_nan and np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
         bad = int(np.count_nonzero(~np.isfinite(arr)))
-        raise ValueError(f"`{name}` contains {bad} NaN or infinite values; fill or mask them first")
+        raise ValueError(
+            f"`{name}` contains {bad} NaN or infinite values; fill or mask them first"
+        )
     return arr
 
 
@@ -36,12 +44,16 @@ def check_labels(labels, name: str = "labels", *, ndims=(2, 3)) -> np.ndarray:
     """Return ``labels`` as a non-negative integer ndarray (bool is accepted and kept)."""
     arr = np.asarray(labels)
     if arr.ndim not in ndims:
-        raise ValueError(f"`{name}` must be {' or '.join(f'{d}-D' for d in ndims)}; got a {_describe(arr)}")
+        raise ValueError(
+            f"`{name}` must be {' or '.join(f'{d}-D' for d in ndims)}; got a {_describe(arr)}"
+        )
     if arr.dtype == bool:
         return arr
     if np.issubdtype(arr.dtype, np.floating):
         if not np.isfinite(arr).all() or not np.array_equal(arr, np.round(arr)):
-            raise TypeError(f"`{name}` must hold integer label ids; got non-integer {arr.dtype} values")
+            raise TypeError(
+                f"`{name}` must hold integer label ids; got non-integer {arr.dtype} values"
+            )
         arr = arr.astype(np.int64)
     elif not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"`{name}` must be an integer or bool label image; got dtype {arr.dtype}")
@@ -55,7 +67,9 @@ def check_mask(mask, name: str = "mask", *, ndims=(2, 3)) -> np.ndarray:
     return check_labels(mask, name, ndims=ndims).astype(bool, copy=False)
 
 
-def check_spacing(spacing, ndim: int, name: str = "spacing", *, array_name: str = "image") -> Spacing:
+def check_spacing(
+    spacing, ndim: int, name: str = "spacing", *, array_name: str = "image"
+) -> Spacing:
     """Return ``spacing`` as a tuple of ``ndim`` positive finite floats (mm)."""
     if np.isscalar(spacing):
         spacing = (spacing,) * ndim
@@ -67,7 +81,9 @@ def check_spacing(spacing, ndim: int, name: str = "spacing", *, array_name: str 
     return values
 
 
-def check_same_shape(a: np.ndarray, b: np.ndarray, names: Sequence[str] = ("reference", "prediction")):
+def check_same_shape(
+    a: np.ndarray, b: np.ndarray, names: Sequence[str] = ("reference", "prediction")
+):
     """Raise ``ValueError`` unless ``a`` and ``b`` have the same shape."""
     if a.shape != b.shape:
         raise ValueError(
@@ -89,6 +105,7 @@ def check_seeds(seeds, shape: tuple[int, ...], name: str = "seeds") -> np.ndarra
     for i, point in enumerate(idx):
         if (point < 0).any() or (point >= np.asarray(shape)).any():
             raise ValueError(
-                f"seed {i} at {tuple(int(p) for p in point)} lies outside image shape {tuple(shape)}"
+                f"seed {i} at {tuple(int(p) for p in point)} lies outside image shape "
+                f"{tuple(shape)}"
             )
     return idx

@@ -125,8 +125,9 @@ def read_image(path, *, reorient: bool = False) -> tuple[np.ndarray, Geometry]:
         image = sitk.DICOMOrient(image, "LPS")
     array, geometry = sitk_to_array(image)
     if array.ndim == 3 and array.shape[0] == 1 and path.is_file() and _suffix(path) == ".dcm":
-        array, geometry = array[0], Geometry(
-            geometry.spacing[1:], geometry.origin[1:], geometry.direction[1:, 1:]
+        array, geometry = (
+            array[0],
+            Geometry(geometry.spacing[1:], geometry.origin[1:], geometry.direction[1:, 1:]),
         )
     return array, geometry
 

@@ -13,7 +13,8 @@ def ellipsoid_mask(shape, center_mm, radii_mm, spacing: Spacing) -> np.ndarray:
     ``center_mm`` and ``radii_mm`` are in mm, numpy axis order, measured from voxel (0, ..., 0).
     """
     grids = np.ogrid[tuple(slice(0, n) for n in shape)]
-    inside = sum(((g * s - c) / r) ** 2 for g, s, c, r in zip(grids, spacing, center_mm, radii_mm))
+    axes = zip(grids, spacing, center_mm, radii_mm, strict=True)
+    inside = sum(((g * s - c) / r) ** 2 for g, s, c, r in axes)
     return inside <= 1.0
 
 
