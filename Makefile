@@ -10,7 +10,7 @@ SYSTEM_PACKAGES := xvfb xauth libgl1-mesa-dri libglx-mesa0 libxkbcommon-x11-0 li
 	libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-xinerama0 \
 	libxcb-xfixes0 libxcb-shape0 libxcb-cursor0 libdbus-1-3 libfontconfig1
 
-.PHONY: demo test screenshot bench system-deps
+.PHONY: demo test lint screenshot bench system-deps
 
 system-deps:
 	@dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1 || { \
@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
 	echo "$(TORCH)" > $(VENV)/torch-constraint.txt
-	$(PY) -m pip install -q -c $(VENV)/torch-constraint.txt -e ".[qt,testing]"
+	$(PY) -m pip install -q -c $(VENV)/torch-constraint.txt -e ".[qt,unet,testing]"
 	touch $@
 
 demo: system-deps $(VENV)/.installed
@@ -30,7 +30,12 @@ demo: system-deps $(VENV)/.installed
 	else echo "No display: running under Xvfb and saving docs/screenshot.png instead"; \
 		xvfb-run -a -s "-screen 0 1600x1000x24" $(VENV)/bin/napari-segtools demo --screenshot docs/screenshot.png; fi
 
-test: system-deps $(VENV)/.installed
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(PY) -m mypy
+
+test: system-deps $(VENV)/.installed lint
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m pytest $(PYTEST_ARGS)
 
 screenshot: system-deps $(VENV)/.installed

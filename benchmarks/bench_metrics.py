@@ -19,6 +19,7 @@ leaves it out.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -45,7 +46,7 @@ TOOLS = {  # name -> (surface convention its values follow, label)
 
 
 def make_pair(shape, seed=0):
-    """A smooth blob (~10 % of the volume) and a copy with a perturbed boundary."""
+    """Make a smooth blob (~10 % of the volume) and a copy with a perturbed boundary."""
     rng = np.random.default_rng(seed)
     axes = [((np.arange(n, dtype=np.float32) + 0.5) / n - 0.5) * 2 for n in shape]
     axes = [a.reshape([-1 if i == ax else 1 for i in range(3)]) for ax, a in enumerate(axes)]
@@ -82,17 +83,20 @@ def _ours(ref, pred, surface):
     }
     sd = M.compute_surface_distances(ref, pred, spacing=SPACING, surface=surface)
     values.update(
-        hd=M.compute_hausdorff(sd), hd95=M.compute_hausdorff(sd, percentile=95),
-        assd=M.compute_assd(sd), masd=M.compute_masd(sd),
-        nsd=M.compute_nsd(sd, tolerance=TOLERANCE),
-    )  # fmt: skip
+        hd=sd.hausdorff(),
+        hd95=sd.hausdorff(percentile=95),
+        assd=sd.assd(),
+        masd=sd.masd(),
+        nsd=sd.nsd(tolerance_mm=TOLERANCE),
+    )
     return values
 
 
 def _ours_report(ref, pred):
     from napari_segtools import metrics as M
 
-    v = M.evaluate(ref, pred, spacing=SPACING, nsd_tolerance=TOLERANCE, cldice=False).per_label[1]
+    report = M.evaluate(ref, pred, spacing=SPACING, nsd_tolerance_mm=TOLERANCE, cldice=False)
+    v = report.per_label[1]
     return {
         k: v[k]
         for k in ("dice", "iou", "precision", "recall", "hd", "hd95", "assd", "masd", "nsd")
@@ -110,14 +114,19 @@ def _monai(ref, pred):
     ratios = {k: mm.compute_confusion_matrix_metric(n, cm) for k, n in names.items()}
     one_hot = [torch.cat([1 - t, t], 1) for t in (y_pred, y)]
     values = {
-        "dice": mm.compute_dice(y_pred, y), "iou": mm.compute_iou(y_pred, y), **ratios,
+        "dice": mm.compute_dice(y_pred, y),
+        "iou": mm.compute_iou(y_pred, y),
+        **ratios,
         "hd": mm.compute_hausdorff_distance(y_pred, y, spacing=sp),
         "hd95": mm.compute_hausdorff_distance(y_pred, y, percentile=95, spacing=sp),
         "assd": mm.compute_average_surface_distance(y_pred, y, symmetric=True, spacing=sp),
-        "masd": (mm.compute_average_surface_distance(y_pred, y, spacing=sp)
-                 + mm.compute_average_surface_distance(y, y_pred, spacing=sp)) / 2,
+        "masd": (
+            mm.compute_average_surface_distance(y_pred, y, spacing=sp)
+            + mm.compute_average_surface_distance(y, y_pred, spacing=sp)
+        )
+        / 2,
         "nsd": mm.compute_surface_dice(*one_hot, [TOLERANCE], spacing=sp),
-    }  # fmt: skip
+    }
     return {k: float(v) for k, v in values.items()}
 
 
@@ -132,10 +141,12 @@ def _surface_distance(ref, pred):
     )
     return {
         "dice": sd.compute_dice_coefficient(ref, pred),
-        "hd": sd.compute_robust_hausdorff(d, 100), "hd95": sd.compute_robust_hausdorff(d, 95),
-        "assd": pooled, "masd": float(np.mean(directed)),
+        "hd": sd.compute_robust_hausdorff(d, 100),
+        "hd95": sd.compute_robust_hausdorff(d, 95),
+        "assd": pooled,
+        "masd": float(np.mean(directed)),
         "nsd": sd.compute_surface_dice_at_tolerance(d, TOLERANCE),
-    }  # fmt: skip
+    }
 
 
 def _medpy(ref, pred, subset):
@@ -144,12 +155,16 @@ def _medpy(ref, pred, subset):
     if subset:
         return {"dice": mb.dc(pred, ref), "hd95": mb.hd95(pred, ref, SPACING)}
     return {
-        "dice": mb.dc(pred, ref), "iou": mb.jc(pred, ref), "precision": mb.precision(pred, ref),
-        "recall": mb.recall(pred, ref), "specificity": mb.specificity(pred, ref),
-        "hd": mb.hd(pred, ref, SPACING), "hd95": mb.hd95(pred, ref, SPACING),
+        "dice": mb.dc(pred, ref),
+        "iou": mb.jc(pred, ref),
+        "precision": mb.precision(pred, ref),
+        "recall": mb.recall(pred, ref),
+        "specificity": mb.specificity(pred, ref),
+        "hd": mb.hd(pred, ref, SPACING),
+        "hd95": mb.hd95(pred, ref, SPACING),
         "assd": mb.assd(pred, ref, SPACING),
         "masd": (mb.asd(pred, ref, SPACING) + mb.asd(ref, pred, SPACING)) / 2,
-    }  # fmt: skip
+    }
 
 
 def _seg_metrics(ref, pred):
@@ -159,13 +174,22 @@ def _seg_metrics(ref, pred):
 
     logging.disable(logging.WARNING)
     out = sm.write_metrics(
-        labels=[1], gdth_img=ref.astype(np.uint8), pred_img=pred.astype(np.uint8),
+        labels=[1],
+        gdth_img=ref.astype(np.uint8),
+        pred_img=pred.astype(np.uint8),
         spacing=list(SPACING[::-1]),
         metrics=["dice", "jaccard", "precision", "recall", "vs", "hd", "hd95", "msd"],
-    )  # fmt: skip
+    )
     row = out[0] if isinstance(out, list) else out
-    pick = {"dice": "dice", "iou": "jaccard", "precision": "precision", "recall": "recall",
-            "hd": "hd", "hd95": "hd95", "assd": "msd"}  # fmt: skip
+    pick = {
+        "dice": "dice",
+        "iou": "jaccard",
+        "precision": "precision",
+        "recall": "recall",
+        "hd": "hd",
+        "hd95": "hd95",
+        "assd": "msd",
+    }
     return {ours: float(np.ravel(row[theirs])[0]) for ours, theirs in pick.items()}
 
 
@@ -178,8 +202,12 @@ def _rss_mb(field: str) -> float:
 
 def worker(tool: str, data: Path, medpy: str) -> None:
     """Run one tool in this process and print one JSON line: time, peak memory, values."""
-    modules = {"monai": "monai.metrics", "surface_distance": "surface_distance",
-               "medpy": "medpy.metric", "seg_metrics": "seg_metrics.seg_metrics"}  # fmt: skip
+    modules = {
+        "monai": "monai.metrics",
+        "surface_distance": "surface_distance",
+        "medpy": "medpy.metric",
+        "seg_metrics": "seg_metrics.seg_metrics",
+    }
     for name, value in (("Inf", np.inf), ("NaN", np.nan)):  # surface-distance 0.1 predates numpy 2
         if name not in np.__dict__:
             setattr(np, name, value)
@@ -199,10 +227,9 @@ def worker(tool: str, data: Path, medpy: str) -> None:
         "seg_metrics": lambda: _seg_metrics(ref, pred),
     }
     base = _rss_mb("VmRSS")
-    try:  # reset the high-water mark so VmHWM is the peak of the call alone
+    # reset the high-water mark so VmHWM is the peak of the call alone
+    with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
     start = time.perf_counter()
     values = calls[tool]()
     elapsed = time.perf_counter() - start
@@ -234,16 +261,21 @@ def main(argv=None) -> None:
     parser.add_argument("--medpy", choices=["subset", "full", "skip"], default="subset")
     parser.add_argument("--timeout", type=int, default=1200, help="seconds per tool")
     parser.add_argument(
-        "--peers", nargs="+", choices=[t for t in TOOLS if not t.startswith("ours")],
-        default=[t for t in TOOLS if not t.startswith("ours")], help="peers to run (default all)",
-    )  # fmt: skip
+        "--peers",
+        nargs="+",
+        choices=[t for t in TOOLS if not t.startswith("ours")],
+        default=[t for t in TOOLS if not t.startswith("ours")],
+        help="peers to run (default all)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker(args.worker, args.data, args.medpy)
-    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, {os.cpu_count()} CPUs; "
-          f"spacing {SPACING} mm, NSD tolerance {TOLERANCE} mm")  # fmt: skip
+    print(
+        f"python {sys.version.split()[0]}, numpy {np.__version__}, {os.cpu_count()} CPUs; "
+        f"spacing {SPACING} mm, NSD tolerance {TOLERANCE} mm"
+    )
     tools = [t for t in TOOLS if t.startswith("ours") or t in args.peers]
     tools = [t for t in tools if not (t == "medpy" and args.medpy == "skip")]
     for size in args.sizes:
@@ -251,9 +283,11 @@ def main(argv=None) -> None:
             ref, pred = make_pair(SHAPES[size])
             np.save(Path(tmp) / "ref.npy", ref)
             np.save(Path(tmp) / "pred.npy", pred)
-            print(f"\n== {'x'.join(map(str, SHAPES[size]))} voxels, blob {ref.mean():.1%} of the "
-                  f"volume, Dice {2 * (ref & pred).sum() / (ref.sum() + pred.sum()):.3f} "
-                  "==")  # fmt: skip
+            print(
+                f"\n== {'x'.join(map(str, SHAPES[size]))} voxels, blob {ref.mean():.1%} of the "
+                f"volume, Dice {2 * (ref & pred).sum() / (ref.sum() + pred.sum()):.3f} "
+                "=="
+            )
             del ref, pred
             medpy = "full" if size == "256" and args.medpy == "subset" else args.medpy
             results = {t: run_tool(t, Path(tmp), medpy, args.timeout) for t in tools}
@@ -262,8 +296,10 @@ def main(argv=None) -> None:
 
 def report(results, medpy) -> None:
     keys = ("dice", "hd", "hd95", "assd", "masd", "nsd")
-    print(f"{'tool':46s}{'surface':>8s}{'time s':>9s}{'peak MB':>9s}{'ours x faster':>15s}  "
-          + "".join(f"{k:>8s}" for k in keys))  # fmt: skip
+    print(
+        f"{'tool':46s}{'surface':>8s}{'time s':>9s}{'peak MB':>9s}{'ours x faster':>15s}  "
+        + "".join(f"{k:>8s}" for k in keys)
+    )
     for tool, res in results.items():
         convention, label = TOOLS[tool]
         if tool == "medpy" and medpy == "subset":
@@ -284,10 +320,12 @@ def report(results, medpy) -> None:
             f"{label:46s}{convention:>8s}{res['time']:9.2f}{res['peak_mb']:9.0f}"
             f"{ratio:>15s}  {vals}"
         )
-    print("surface: voxel = border voxels (MONAI/medpy/MetricsReloaded), surfel = DeepMind "
-          "surface-distance; seg-metrics uses full-connectivity contours and distances to the "
-          "other mask (its own convention). medpy's hd95 pools both directions "
-          "(differs).")  # fmt: skip
+    print(
+        "surface: voxel = border voxels (MONAI/medpy/MetricsReloaded), surfel = DeepMind "
+        "surface-distance; seg-metrics uses full-connectivity contours and distances to the "
+        "other mask (its own convention). medpy's hd95 pools both directions "
+        "(differs)."
+    )
     if medpy == "subset":
         print(
             "medpy was timed on Dice + HD95 only here (~40 s per distance metric); its full "

@@ -98,7 +98,7 @@ def main() -> None:
         lambda: connected_threshold(image, SEEDS, lower=lo, upper=hi, connectivity=2), repeats
     )
     print(f"{'connected thr. 18-connected':<31} CPU ours {c18:6.2f} s  (SimpleITK has no 18)")
-    params = {"multiplier": 2.5, "iterations": 3, "initial_radius": 2}
+    params = {"multiplier": 2.5, "iterations": 3, "initial_radius_voxels": 2}
     compare(
         "confidence connected",
         lambda: confidence_connected(image, SEEDS, **params),
@@ -113,7 +113,7 @@ def main() -> None:
     )
     compare(
         "neighbourhood connected (r=1)",
-        lambda: neighborhood_connected(image, SEEDS, lower=lo, upper=hi, radius=1),
+        lambda: neighborhood_connected(image, SEEDS, lower=lo, upper=hi, radius_voxels=1),
         lambda: sitk_filter("NeighborhoodConnected", image, lower=lo, upper=hi, radius=[1, 1, 1]),
         1,
     )

@@ -84,16 +84,16 @@ def bench_preview(vol, repeats):
     out2, out3 = np.empty(slice_2d.shape, bool), np.empty(vol.shape, bool)
     _row(
         "threshold 512x512 slice",
-        _median_time(lambda: threshold_mask(slice_2d, low=226, high=3071, out=out2), 50),
+        _median_time(lambda: threshold_mask(slice_2d, lower=226, upper=3071, out=out2), 50),
         0,
     )
     _row(
         "threshold 512x512x300",
-        _median_time(lambda: threshold_mask(vol, low=226, high=3071, out=out3), repeats),
+        _median_time(lambda: threshold_mask(vol, lower=226, upper=3071, out=out3), repeats),
         0,
     )
     numpy_time = _median_time(lambda: (vol >= 226) & (vol <= 3071), repeats)
-    ours = _median_time(lambda: threshold_mask(vol, low=226, high=3071), repeats)
+    ours = _median_time(lambda: threshold_mask(vol, lower=226, upper=3071), repeats)
     print(
         f"  plain numpy (vol >= 226) & (vol <= 3071): {numpy_time * 1000:.1f} ms; "
         f"ours/numpy {ours / numpy_time:.2f}"

@@ -52,19 +52,33 @@ def main() -> None:
     tensor = torch.from_numpy(volume)[None].to(device)
 
     def ours():
-        return run_to_completion(iter_sliding_window(
-            model, volume, patch_size=patch, overlap=args.overlap, blend="gaussian",
-            batch_size=args.batch, device=device, amp=False,
-        ))  # fmt: skip
+        return run_to_completion(
+            iter_sliding_window(
+                model,
+                volume,
+                patch_size=patch,
+                overlap=args.overlap,
+                blend="gaussian",
+                batch_size=args.batch,
+                device=device,
+                amp=False,
+            )
+        )
 
     def monai():
         with torch.inference_mode():
             out = sliding_window_inference(
-                tensor, roi_size=patch, sw_batch_size=args.batch,
-                predictor=lambda x: torch.softmax(model(x), 1), overlap=args.overlap,
-                mode="gaussian", sigma_scale=0.125, padding_mode="constant", sw_device=device,
+                tensor,
+                roi_size=patch,
+                sw_batch_size=args.batch,
+                predictor=lambda x: torch.softmax(model(x), 1),
+                overlap=args.overlap,
+                mode="gaussian",
+                sigma_scale=0.125,
+                padding_mode="constant",
+                sw_device=device,
                 device=torch.device("cpu"),
-            )  # fmt: skip
+            )
         return out[0].numpy()
 
     warm = volume[:, : patch[0], : patch[1], : patch[2]]  # oneDNN builds kernels per shape
@@ -83,8 +97,10 @@ def main() -> None:
     voxels = args.size**3
     t_ours, t_monai = (min(w for w, _ in times[k]) for k in ("ours", "monai"))
     c_ours, c_monai = (min(c for _, c in times[k]) for k in ("ours", "monai"))
-    print(f"volume {args.size}^3, patch {patch}, overlap {args.overlap}, batch {args.batch}, "
-          f"device {device}, torch threads {torch.get_num_threads()}")  # fmt: skip
+    print(
+        f"volume {args.size}^3, patch {patch}, overlap {args.overlap}, batch {args.batch}, "
+        f"device {device}, torch threads {torch.get_num_threads()}"
+    )
     print(
         f"napari-segtools: {t_ours:7.2f} s  {voxels / t_ours / 1e6:6.2f} Mvoxel/s  "
         f"peak GPU {peak_ours:.0f} MiB"

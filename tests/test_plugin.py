@@ -70,7 +70,7 @@ def test_reader_contribution_round_trip(tmp_path):
     import npe2
     import numpy as np
 
-    from napari_segtools.core._types import Geometry
+    from napari_segtools.core.geometry import Geometry
     from napari_segtools.core.io import write_image
 
     labels = np.zeros((4, 5, 6), np.uint16)

@@ -3,7 +3,7 @@
 The scripting API works on numpy arrays plus voxel spacing (mm, numpy axis order)::
 
     import napari_segtools as nst
-    mask = nst.threshold_mask(ct, low=226, high=3071)
+    mask = nst.threshold_mask(ct, lower=226, upper=3071)
     report = nst.metrics.evaluate(reference, mask, spacing=(1.5, 0.96, 0.96))
 
 Names are imported lazily, so ``import napari_segtools`` loads no Qt, torch or SimpleITK.
@@ -20,9 +20,13 @@ except ImportError:  # pragma: no cover - source tree without a build
 
 #: public name -> module that defines it
 _EXPORTS = {
+    # shared types
+    "Geometry": "napari_segtools.core.geometry",
+    "Progress": "napari_segtools.core._types",
     # I/O
     "read_image": "napari_segtools.core.io",
     "write_image": "napari_segtools.core.io",
+    "list_dicom_series": "napari_segtools.core.io",
     # thresholding
     "threshold_mask": "napari_segtools.core.threshold",
     "auto_threshold": "napari_segtools.core.threshold",
@@ -38,6 +42,11 @@ _EXPORTS = {
     "close_mask": "napari_segtools.core.cleanup",
     "median_smooth": "napari_segtools.core.cleanup",
     "paint_labels": "napari_segtools.core.cleanup",
+    "CleanupSettings": "napari_segtools.core.cleanup",
+    # threshold -> clean-up -> write pipeline
+    "ThresholdSettings": "napari_segtools.core.threshold_pipeline",
+    "threshold_segment": "napari_segtools.core.threshold_pipeline",
+    "threshold_into_labels": "napari_segtools.core.threshold_pipeline",
     # region growing
     "connected_threshold": "napari_segtools.core.region_growing",
     "confidence_connected": "napari_segtools.core.region_growing",
@@ -50,9 +59,12 @@ _EXPORTS = {
     "iter_propagate_atlases": "napari_segtools.core.atlas",
     "read_atlas_folder": "napari_segtools.core.atlas",
     "Atlas": "napari_segtools.core.atlas",
+    "AtlasResult": "napari_segtools.core.atlas",
+    "RegistrationSettings": "napari_segtools.core.registration",
     # U-Net
     "list_models": "napari_segtools.core.unet.package",
     "load_model": "napari_segtools.core.unet.package",
+    "predictive_entropy": "napari_segtools.core.unet.predict",
     # evaluation
     "evaluate": "napari_segtools.core.metrics",
 }

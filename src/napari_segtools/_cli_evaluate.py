@@ -7,7 +7,10 @@ only, with a one-line reason. Cases run in parallel on dask (local processes, or
 dask.distributed scheduler with ``--scheduler``). The CSV (and optional JSON) output records
 every setting and the surface convention used. Example::
 
-    napari-segtools evaluate refs/ preds/ --tolerance 2 --out report.csv --json report.json
+    napari-segtools evaluate refs/ preds/ --tolerance-mm 2 --out report.csv --json report.json
+
+The robust Hausdorff column is named for its percentile (``hd95`` by default, ``hd90`` with
+``--percentile 90``, ``hd99_5`` with ``--percentile 99.5``).
 """
 
 from __future__ import annotations
@@ -17,12 +20,12 @@ import csv
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
-
-_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the `evaluate` options to ``parser``."""
     parser.add_argument("reference", type=Path, help="reference (ground truth) file or folder")
     parser.add_argument(
         "prediction", type=Path, help="prediction file or folder (same file names)"
@@ -33,12 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--labels", nargs="+", type=int, help="label ids (default: all non-zero ids found)"
     )
     parser.add_argument(
-        "--tolerance",
+        "--tolerance-mm",
         type=float,
-        default=1.0,
+        default=None,
         metavar="MM",
         help="NSD tolerance in mm (default 1)",
     )
+    # deprecated spelling, hidden from --help; warns and maps to --tolerance-mm
+    parser.add_argument("--tolerance", type=float, default=None, help=argparse.SUPPRESS)
     parser.add_argument(
         "--empty", choices=["nan", "worst"], default="nan", help="empty-mask policy (default nan)"
     )
@@ -49,7 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--percentile",
         type=float,
         default=95.0,
-        help="robust Hausdorff percentile reported as hd95 (default 95)",
+        help="robust Hausdorff percentile; its column is named for it: hd95 (default), hd90, "
+        "hd99_5",
     )
     parser.add_argument(
         "--surface",
@@ -71,14 +77,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scheduler", metavar="ADDRESS", help="address of a running dask.distributed scheduler"
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")  # fmt: skip
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _image_name(path: Path) -> str | None:
-    """File name without its image ending, or None for a non-image file."""
-    lower = path.name.lower()
-    suffix = next((s for s in _SUFFIXES if lower.endswith(s)), None)
-    return path.name[: -len(suffix)] if suffix else None
+    """File name without its image ending, or None for a non-image file (or a DICOM slice)."""
+    from napari_segtools.core.io import image_suffix, strip_image_suffix
+
+    return strip_image_suffix(path) if image_suffix(path) not in ("", ".dcm") else None
 
 
 def pair_cases(reference: Path, prediction: Path) -> list[tuple[str, Path, Path | None]]:
@@ -93,28 +99,30 @@ def pair_cases(reference: Path, prediction: Path) -> list[tuple[str, Path, Path 
     preds = {_image_name(p): p for p in prediction.iterdir() if _image_name(p)}
     refs = sorted((n, p) for p in reference.iterdir() if (n := _image_name(p)))
     if not refs:
-        raise ValueError(f"no image files ({', '.join(_SUFFIXES)}) in {reference}")
+        raise ValueError(f"no image files (NIfTI, NRRD, MetaImage) in {reference}")
     return [(name, path, preds.get(name)) for name, path in refs]
 
 
 def _geometry_problem(ref_shape, ref_geo, pred_shape, pred_geo) -> str | None:
     """One line saying how the prediction's grid differs from the reference's, or None."""
-    import numpy as np
+    from napari_segtools.core.geometry import grid_differences
 
-    if ref_shape != pred_shape:
-        return f"prediction shape {pred_shape} differs from reference shape {ref_shape}"
-    for field in ("spacing", "origin", "direction"):
-        a, b = np.asarray(getattr(ref_geo, field)), np.asarray(getattr(pred_geo, field))
-        if not np.allclose(a, b, rtol=1e-5, atol=1e-5):
-            return (
-                f"prediction {field} {b.round(6).tolist()} differs from reference {field} "
-                f"{a.round(6).tolist()}; resample the prediction onto the reference grid first"
-            )
-    return None
+    diffs = grid_differences(ref_geo, pred_geo, ref_shape, pred_shape)
+    if not diffs:
+        return None
+    return (
+        "prediction grid differs from the reference (reference vs prediction): "
+        + "; ".join(diffs)
+        + "; resample the prediction onto the reference grid first"
+    )
 
 
 def evaluate_case(name: str, reference: Path, prediction: Path | None, options: dict) -> dict:
-    """Read, check and evaluate one case; expected failures become an ``error`` string."""
+    """Read, check and evaluate one case; expected failures become an ``error`` string.
+
+    ``options`` are :func:`~napari_segtools.metrics.evaluate` keywords (labels and the
+    fields of :class:`~napari_segtools.core.metrics.workflow.EvaluationOptions`).
+    """
     from napari_segtools.core.io import read_image
     from napari_segtools.core.metrics import evaluate
 
@@ -158,7 +166,7 @@ def _run_dask(tasks, args) -> list[dict]:
 
 
 def _write_outputs(results: list[dict], settings: dict, args) -> None:
-    from napari_segtools.core.metrics import METRIC_NAMES, MetricAccumulator
+    from napari_segtools.core.metrics import MetricAccumulator, metric_names
     from napari_segtools.core.metrics.report import json_safe
 
     acc = MetricAccumulator()
@@ -174,7 +182,8 @@ def _write_outputs(results: list[dict], settings: dict, args) -> None:
     with args.out.open("w", newline="") as fh:
         for key, value in settings.items():
             fh.write(f"# {key}: {json.dumps(value)}\n")
-        writer = csv.DictWriter(fh, fieldnames=["name", "label", "case", *METRIC_NAMES, "error"])
+        names = metric_names(hd_percentile=settings["hd_percentile"])
+        writer = csv.DictWriter(fh, fieldnames=["name", "label", "case", *names, "error"])
         writer.writeheader()
         writer.writerows(rows)
     if args.json:
@@ -191,27 +200,50 @@ def _write_outputs(results: list[dict], settings: dict, args) -> None:
         args.json.write_text(json.dumps(json_safe(payload), indent=2, allow_nan=False))
 
 
+def _tolerance_mm(args: argparse.Namespace) -> float:
+    """``--tolerance-mm``, or the deprecated ``--tolerance`` with a FutureWarning."""
+    if args.tolerance is None:
+        return 1.0 if args.tolerance_mm is None else args.tolerance_mm
+    if args.tolerance_mm is not None:
+        raise ValueError("give --tolerance-mm only (--tolerance is its deprecated spelling)")
+    warnings.warn(
+        "--tolerance is deprecated, use --tolerance-mm; the old spelling goes away in 0.3",
+        FutureWarning,
+        stacklevel=2,
+    )
+    return args.tolerance
+
+
 def run(args: argparse.Namespace) -> int:
+    """Evaluate every case of ``args`` and write the CSV (and JSON); 1 when a case failed."""
     import dask
 
     from napari_segtools import __version__
-    from napari_segtools.core.metrics import EMPTY_POLICIES, SURFACE_CONVENTIONS
+    from napari_segtools.core.metrics import EMPTY_POLICIES, SURFACE_CONVENTIONS, hd_key
+    from napari_segtools.core.metrics.workflow import EvaluationOptions
 
     cases = pair_cases(args.reference, args.prediction)
-    options = {
-        "labels": args.labels, "nsd_tolerance": args.tolerance, "beta": args.beta,
-        "hd_percentile": args.percentile, "surface": args.surface, "empty": args.empty,
-        "cldice": not args.no_cldice,
-    }  # fmt: skip
+    evaluation = EvaluationOptions(
+        nsd_tolerance_mm=_tolerance_mm(args),
+        beta=args.beta,
+        hd_percentile=args.percentile,
+        surface=args.surface,
+        empty=args.empty,
+        cldice=not args.no_cldice,
+    )
+    options = {"labels": args.labels, **evaluation.as_kwargs()}
     tasks = [dask.delayed(evaluate_case)(name, r, p, options) for name, r, p in cases]
     results = _run_dask(tasks, args)
     settings = {
         "software": f"napari-segtools {__version__}",
-        "reference": str(args.reference), "prediction": str(args.prediction),
-        **options, "spacing": "read from each reference file (mm)",
+        "reference": str(args.reference),
+        "prediction": str(args.prediction),
+        **options,
+        "hd_key": hd_key(args.percentile),
+        "spacing": "read from each reference file (mm)",
         "surface_convention": SURFACE_CONVENTIONS[args.surface],
         "empty_policy": EMPTY_POLICIES[args.empty],
-    }  # fmt: skip
+    }
     _write_outputs(results, settings, args)
     failed = [r for r in results if r["error"]]
     for res in failed:

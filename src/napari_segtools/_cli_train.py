@@ -1,6 +1,6 @@
-"""``napari-segtools train``: train a U-Net model package from image and label files or folders.
+r"""``napari-segtools train``: train a U-Net model package from image and label files or folders.
 
-Example (the shipped brain-tissue model; see the README for the exact command)::
+Needs PyTorch (the ``[unet]`` extra). Example (the shipped brain-tissue model; see the README for the exact command)::
 
     napari-segtools train --images t1.nii.gz --probability-maps gm.nii.gz wm.nii.gz \\
         --class-names background "grey matter" "white matter" --spacing 2 --output my_model
@@ -18,6 +18,7 @@ DEFAULT_COLORS = ["#000000", "#e6a532", "#f0f0f0", "#3c8ce6", "#e63c3c", "#3ce66
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``train`` options to ``parser`` (works without torch)."""
     data = parser.add_argument_group("data")
     data.add_argument("--images", nargs="+", required=True, help="training image files or folders")
     data.add_argument(
@@ -156,7 +157,7 @@ def _cases(images, labels, maps, spacing, threshold=None):
             )
         targets = [read_image(p)[0] for p in labels]
     cases = []
-    for path, target in zip(images, targets, strict=False):
+    for path, target in zip(images, targets, strict=True):
         image, geometry = read_image(path)
         if spacing is None:
             spacing = geometry.spacing
@@ -165,8 +166,7 @@ def _cases(images, labels, maps, spacing, threshold=None):
             make_case(
                 image,
                 target,
-                spacing=geometry.spacing,
-                direction=geometry.direction,
+                geometry=geometry,
                 target_spacing=spacing,
                 map_threshold=threshold if maps else None,
             )
@@ -175,10 +175,14 @@ def _cases(images, labels, maps, spacing, threshold=None):
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train the model described by ``args`` and write its package; return the exit code."""
+    from .core.unet._torch import require_torch
+
+    torch = require_torch()
     import numpy as np
-    import torch
     from tqdm import tqdm
 
+    from .core.geometry import Geometry
     from .core.unet.package import ModelConfig, save_package
     from .core.unet.train import dice_per_class, iter_train, validation_copies
 
@@ -238,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
                 + shlex.join(sys.argv[2:] if sys.argv[1:2] == ["train"] else [])
             },
         },
-        "from the command line",
+        source="from the command line",
     )
     gen = iter_train(
         cases,
@@ -269,6 +273,7 @@ def run(args: argparse.Namespace) -> int:
         from .core.unet.package import Predictor
 
         predictor = Predictor(config, result.module)
+        geometry = Geometry(spacing)
         start = args.validation_copies
         tests = [
             t
@@ -277,12 +282,14 @@ def run(args: argparse.Namespace) -> int:
         ]
         dices = np.array(
             [
-                dice_per_class(t.labels, predictor.predict(t.image, spacing=spacing), len(names))
+                dice_per_class(
+                    t.labels, predictor.predict(t.image, geometry=geometry), classes=len(names)
+                )
                 for t in tests
             ]
         )
         held_out = {
-            n: round(float(d), 4) for n, d in zip(names[1:], dices.mean(axis=0), strict=False)
+            n: round(float(d), 4) for n, d in zip(names[1:], dices.mean(axis=0), strict=True)
         }
         held = {"copy_indices": list(range(start, start + args.test_copies)), "dice": held_out}
         config = replace(config, training={**config.training, "held_out": held})

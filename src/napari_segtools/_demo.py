@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def open_demo(sample: str = "brain_slice"):
-    """A viewer with ``sample`` opened and the plugin's widgets docked (Threshold in front)."""
+    """Open a viewer with ``sample`` and dock the plugin's widgets (Threshold in front)."""
     import napari
 
     viewer = napari.Viewer(title="napari-segtools demo")

@@ -5,51 +5,29 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import numpy as np
-
-from .core._types import Geometry
-
-
-def layer_kwargs(geometry: Geometry, name: str) -> dict:
-    """Layer keyword arguments for data at ``geometry``: scale, translate, and affine if oblique.
-
-    The direction matrix always goes to ``metadata["direction"]``. When it is not the identity,
-    it is applied as the layer ``affine`` rotating about the origin, so that world coordinates are
-    the file's physical coordinates (mm, numpy axis order).
-    """
-    kwargs = {
-        "name": name,
-        "scale": geometry.spacing,
-        "translate": geometry.origin,
-        "metadata": {"direction": geometry.direction.tolist(), "spacing_unit": "mm"},
-    }
-    if not geometry.is_axis_aligned:
-        affine = np.eye(geometry.ndim + 1)
-        affine[:-1, :-1] = geometry.direction
-        affine[:-1, -1] = np.asarray(geometry.origin) - geometry.direction @ geometry.origin
-        kwargs["affine"] = affine
-    return kwargs
-
-
-def _layer_name(path: Path) -> str:
-    name = path.name
-    for suffix in (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd", ".dcm"):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return name
+from .core.geometry import layer_kwargs
 
 
 def read_layers(path) -> list[tuple]:
-    """Read one file or DICOM folder into a napari layer-data tuple."""
-    from .core.io import looks_like_labels, read_image
+    """Read one file, or each series of a DICOM folder, into napari layer-data tuples."""
+    from .core.io import list_dicom_series
 
     path = Path(path)
-    data, geometry = read_image(path, reorient=True)
+    series = list_dicom_series(path) if path.is_dir() else []
+    if len(series) > 1:  # one layer per series, named after it
+        return [_read_one(path, series_id=uid, name=f"{path.name} {uid}") for uid in series]
+    return [_read_one(path)]
+
+
+def _read_one(path: Path, *, series_id: str | None = None, name: str | None = None) -> tuple:
+    from .core.io import looks_like_labels, read_image, strip_image_suffix
+
+    data, geometry = read_image(path, reorient=True, series_id=series_id)
     kind = "labels" if looks_like_labels(path, data) else "image"
     if kind == "labels" and data.dtype.kind == "i" and data.size and data.min() < 0:
         warnings.warn(f"{path.name} has negative labels; opening it as an image", stacklevel=2)
         kind = "image"
-    return [(data, layer_kwargs(geometry, _layer_name(path)), kind)]
+    return data, layer_kwargs(geometry, name=name or strip_image_suffix(path)), kind
 
 
 def get_reader(path):

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._reader import layer_kwargs
 from .core import samples
-from .core._types import Geometry
+from .core.geometry import Geometry, layer_kwargs
 from .core.phantoms import phantom
 from .core.samples import read_sample
 
-_BRAIN_TISSUES = ("ConnectedThreshold_WhiteMatter", "ConnectedThreshold_Ventricle",
-                  "ConnectedThreshold_GrayMatter")  # fmt: skip
+_BRAIN_TISSUES = (
+    "ConnectedThreshold_WhiteMatter",
+    "ConnectedThreshold_Ventricle",
+    "ConnectedThreshold_GrayMatter",
+)
 
 
 def _layer(data, geometry: Geometry, name: str, kind: str, **extra) -> tuple:
-    return data, {**layer_kwargs(geometry, name), **extra}, kind
+    return data, layer_kwargs(geometry, name=name, **extra), kind
 
 
 def ct_head() -> list[tuple]:
@@ -33,8 +35,10 @@ def ct_head() -> list[tuple]:
 
 
 def brain_slice() -> list[tuple]:
-    """ITK Software Guide proton-density brain slice with its ITK ConnectedThreshold masks
-    (1 white matter, 2 ventricle, 3 grey matter)."""
+    """Open the ITK Software Guide proton-density brain slice with ITK's reference masks.
+
+    The masks are ITK's ConnectedThreshold results: 1 white matter, 2 ventricle, 3 grey matter.
+    """
     image, geometry = read_sample("itk_brain_slices", "BrainProtonDensitySlice.png")
     labels = np.zeros(image.shape, np.uint8)
     for value, name in enumerate(_BRAIN_TISSUES, start=1):

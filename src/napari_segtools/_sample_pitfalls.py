@@ -17,8 +17,10 @@ _COLUMNS = 4
 #: empty space between cases (mm)
 _GAP_MM = 8.0
 #: one colour per layer role, whatever the label id (0 stays transparent)
-_COLOURS = {"reference": {None: "#ffcc00", 0: "transparent"},
-            "prediction": {None: "#00ccff", 0: "transparent"}}  # fmt: skip
+_COLOURS = {
+    "reference": {None: "#ffcc00", 0: "transparent"},
+    "prediction": {None: "#00ccff", 0: "transparent"},
+}
 
 
 def _extent(case: PitfallCase) -> np.ndarray:
@@ -33,17 +35,31 @@ def metric_pitfalls() -> list[tuple]:
     for i, case in enumerate(cases):
         origin = np.array(divmod(i, _COLUMNS), float) * cell
         meta = {"pitfall": case.pitfall, "lesson": case.lesson}
-        layers.append((
-            case.reference,
-            {"name": f"{case.name} reference", "scale": case.reference_spacing,
-             "translate": tuple(origin), "metadata": meta, "colormap": _COLOURS["reference"]},
-            "labels",
-        ))  # fmt: skip
-        layers.append((
-            case.prediction,
-            {"name": f"{case.name} prediction", "scale": case.prediction_spacing,
-             "translate": tuple(origin + case.prediction_offset), "metadata": meta,
-             "colormap": _COLOURS["prediction"], "opacity": 0.5},
-            "labels",
-        ))  # fmt: skip
+        layers.append(
+            (
+                case.reference,
+                {
+                    "name": f"{case.name} reference",
+                    "scale": case.reference_spacing,
+                    "translate": tuple(origin),
+                    "metadata": meta,
+                    "colormap": _COLOURS["reference"],
+                },
+                "labels",
+            )
+        )
+        layers.append(
+            (
+                case.prediction,
+                {
+                    "name": f"{case.name} prediction",
+                    "scale": case.prediction_spacing,
+                    "translate": tuple(origin + case.prediction_offset),
+                    "metadata": meta,
+                    "colormap": _COLOURS["prediction"],
+                    "opacity": 0.5,
+                },
+                "labels",
+            )
+        )
     return layers

@@ -6,24 +6,17 @@ from typing import Any
 
 import numpy as np
 
-from .core._types import Geometry
-
-
-def _geometry(data: np.ndarray, meta: dict[str, Any]) -> Geometry:
-    ndim = np.ndim(data)
-    direction = meta.get("metadata", {}).get("direction")
-    return Geometry(
-        spacing=tuple(meta.get("scale", (1.0,) * ndim))[-ndim:],
-        origin=tuple(meta.get("translate", (0.0,) * ndim))[-ndim:],
-        direction=None if direction is None else np.asarray(direction, float),
-    )
+from .core.geometry import layer_geometry
 
 
 def write_layer(path: str, data, meta: dict[str, Any]) -> list[str]:
-    """Write one Labels or Image layer; voxels are kept exactly, geometry from scale/translate/
-    metadata. Returns the written path in a list, as npe2 expects."""
+    """Write one Labels or Image layer with its geometry; voxels are kept exactly.
+
+    The geometry comes from the layer's scale, translate and affine. Returns the written path in
+    a list, as npe2 expects.
+    """
     from .core.io import write_image
 
     array = np.asarray(data)
-    write_image(path, array, _geometry(array, meta))
+    write_image(path, array, layer_geometry(meta, ndim=array.ndim))
     return [path]

@@ -8,17 +8,22 @@ import warnings
 
 import numpy as np
 import pytest
+from tests.atlas_cases import GM, WM, AtlasCase, deformed_copy, load_mni152
 
-from napari_segtools.core._atlas_cases import GM, WM, AtlasCase, deformed_copy, load_mni152
+from napari_segtools.core._types import run_to_completion
 from napari_segtools.core.atlas import (
     Atlas,
+    AtlasResult,
     RegistrationWarning,
     iter_propagate_atlases,
     multi_atlas_propagate,
     propagate_atlas,
+    read_atlas_folder,
 )
 from napari_segtools.core.fusion import staple, weighted_vote
-from napari_segtools.core.registration import RegistrationSettings
+from napari_segtools.core.geometry import Geometry
+from napari_segtools.core.io import write_image
+from napari_segtools.core.registration import RegistrationSettings, Warped, register_and_warp
 
 sitk = pytest.importorskip("SimpleITK")
 
@@ -39,7 +44,8 @@ def target(template):
 
 
 def test_template_labels_match_the_readme_rule(template):
-    assert template.image.shape == (47, 58, 49) and template.spacing == (4.0, 4.0, 4.0)
+    assert template.image.shape == (47, 58, 49)
+    assert template.geometry.spacing == (4.0, 4.0, 4.0)
     assert set(np.unique(template.labels)) == {0, GM, WM}
     # at 1 mm the README counts 1,079,599 GM and 632,004 WM voxels; at 4 mm (64 mm^3 voxels)
     # averaging keeps the totals within ~25 %
@@ -53,10 +59,8 @@ def test_affine_improves_on_no_registration(template, target):
         target.image,
         template.image,
         template.labels,
-        target_spacing=target.spacing,
-        atlas_spacing=template.spacing,
-        target_origin=target.origin,
-        atlas_origin=template.origin,
+        geometry=target.geometry,
+        atlas_geometry=template.geometry,
         transform="affine",
     )
     after = [dice(labels, target.labels, k) for k in (GM, WM)]
@@ -70,9 +74,8 @@ def test_deformable_recovers_known_deformation(template, target):
     progress = []
     gen = iter_propagate_atlases(
         target.image,
-        [(template.image, template.labels, template.spacing, template.origin)],
-        target_spacing=target.spacing,
-        target_origin=target.origin,
+        [template.atlas],
+        geometry=target.geometry,
         settings="deformable",
         displacement=True,
     )
@@ -96,15 +99,16 @@ def test_deformable_recovers_known_deformation(template, target):
 
 def test_geometry_is_honoured(template):
     """A target on another grid (anisotropic, shifted origin) showing the same anatomy."""
-    spacing, origin = (5.0, 3.0, 4.5), tuple(np.asarray(template.origin) + (3.0, -7.0, 2.0))
+    spacing = (5.0, 3.0, 4.5)
+    origin = tuple(np.asarray(template.geometry.origin) + (3.0, -7.0, 2.0))
     ref = sitk.Image([40, 70, 38], sitk.sitkFloat32)
     ref.SetSpacing(spacing[::-1])
     ref.SetOrigin(origin[::-1])
 
     def to_ref(arr, interp):
         img = sitk.GetImageFromArray(arr)
-        img.SetSpacing(template.spacing[::-1])
-        img.SetOrigin(template.origin[::-1])
+        img.SetSpacing(template.geometry.spacing[::-1])
+        img.SetOrigin(template.geometry.origin[::-1])
         return sitk.GetArrayFromImage(sitk.Resample(img, ref, sitk.Transform(), interp, 0))
 
     image, truth = (
@@ -115,10 +119,8 @@ def test_geometry_is_honoured(template):
         image,
         template.image,
         template.labels,
-        target_spacing=spacing,
-        atlas_spacing=template.spacing,
-        target_origin=origin,
-        atlas_origin=template.origin,
+        geometry=Geometry(spacing, origin),
+        atlas_geometry=template.geometry,
         transform="rigid",
     )
     assert labels.shape == image.shape
@@ -130,9 +132,8 @@ def multi(template, target):
     atlases = [deformed_copy(template, seed=10 + i, bias=0.0, noise=0.01) for i in range(3)]
     result = multi_atlas_propagate(
         target.image,
-        [Atlas(a.image, a.labels, a.spacing, a.origin) for a in atlases],
-        target_spacing=target.spacing,
-        target_origin=target.origin,
+        [Atlas(a.image, a.labels, a.geometry) for a in atlases],
+        geometry=target.geometry,
         settings="deformable",
         fusion="majority",
     )
@@ -149,7 +150,10 @@ def test_fusion_at_least_as_good_as_best_single_atlas(multi, target):
         "majority": multi.labels,
         "staple": staple(multi.warped_labels)[0],
         "weighted": weighted_vote(
-            multi.warped_labels, multi.warped_images, target.image, spacing=target.spacing
+            multi.warped_labels,
+            multi.warped_images,
+            target.image,
+            spacing=target.geometry.spacing,
         )[0],
     }
     for name, labels in fused.items():
@@ -168,16 +172,12 @@ def test_probability_maps_show_agreement(multi, target):
 
 def test_top_k_keeps_the_most_similar(template, target):
     noise = np.random.default_rng(5).random(template.image.shape).astype(np.float32) * 100
-    atlases = [
-        (template.image, template.labels, template.spacing, template.origin),
-        (noise, template.labels, template.spacing, template.origin),
-    ]
+    atlases = [template.atlas, Atlas(noise, template.labels, template.geometry)]
     with pytest.warns(RegistrationWarning, match="atlas 1: low similarity"):
         result = multi_atlas_propagate(
             target.image,
             atlases,
-            target_spacing=target.spacing,
-            target_origin=target.origin,
+            geometry=target.geometry,
             settings=RegistrationSettings(iterations=20),
             top_k=1,
         )
@@ -190,8 +190,8 @@ def test_top_k_keeps_the_most_similar(template, target):
 def test_cancel_stops_the_running_registration(template, target):
     gen = iter_propagate_atlases(
         target.image,
-        [(template.image, template.labels, template.spacing, template.origin)],
-        target_spacing=target.spacing,
+        [template.atlas],
+        geometry=target.geometry,
         settings="deformable",
     )
     before = threading.active_count()
@@ -205,9 +205,9 @@ def test_cancel_stops_the_running_registration(template, target):
 
 
 def test_worker_processes_give_the_same_labels(template, target):
-    atlas = (template.image, template.labels, template.spacing, template.origin)
+    atlas = template.atlas
     settings = RegistrationSettings(transform="rigid", iterations=30)
-    kwargs = dict(target_spacing=target.spacing, target_origin=target.origin, settings=settings)
+    kwargs = {"geometry": target.geometry, "settings": settings}
     threaded = multi_atlas_propagate(target.image, [atlas, atlas], n_jobs=1, **kwargs)
     spawned = multi_atlas_propagate(target.image, [atlas, atlas], n_jobs=2, **kwargs)
     np.testing.assert_array_equal(threaded.labels, spawned.labels)
@@ -219,8 +219,8 @@ def test_inputs_are_not_modified(template, target):
         target.image,
         template.image,
         template.labels,
-        target_spacing=target.spacing,
-        atlas_spacing=template.spacing,
+        geometry=target.geometry,
+        atlas_geometry=template.geometry,
         settings=RegistrationSettings(transform="rigid", iterations=5),
     )
     np.testing.assert_array_equal(image, template.image)
@@ -230,7 +230,8 @@ def test_inputs_are_not_modified(template, target):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"target_spacing": (1, 1)}, "`target_spacing` has 2 values but `target` is 3-D"),
+        ({"geometry": Geometry((1, 1))}, "`geometry` has 2 axes but `target` is 3-D"),
+        ({"geometry": Geometry((1, 0, 1))}, "`geometry.spacing` must be positive"),
         ({"fusion": "mean"}, "`fusion` must be one of"),
         ({"top_k": 3}, r"`top_k` must lie in \[1, 1\]"),
         ({"transform": "elastic"}, "`transform` must be 'rigid', 'affine' or 'deformable'"),
@@ -240,26 +241,31 @@ def test_inputs_are_not_modified(template, target):
 )
 def test_bad_options_are_named(kwargs, match):
     target = np.zeros((4, 5, 6), np.float32)
-    atlas = (target, np.zeros((4, 5, 6), np.uint8), (1, 1, 1))
-    kwargs = {"target_spacing": (1, 1, 1), **kwargs}
+    atlas = Atlas(target, np.zeros((4, 5, 6), np.uint8), Geometry((1, 1, 1)))
+    kwargs = {"geometry": Geometry((1, 1, 1)), **kwargs}
     with pytest.raises(ValueError, match=match):
         multi_atlas_propagate(target, [atlas], **kwargs)
 
 
 def test_bad_atlases_are_named():
     target = np.zeros((4, 5, 6), np.float32)
+    grid = Geometry((1, 1, 1))
     with pytest.raises(ValueError, match="`atlases` is empty"):
-        multi_atlas_propagate(target, [], target_spacing=(1, 1, 1))
+        multi_atlas_propagate(target, [], geometry=grid)
     with pytest.raises(TypeError, match=r"`atlases\[0\]` must be an Atlas"):
-        multi_atlas_propagate(target, [target], target_spacing=(1, 1, 1))
+        multi_atlas_propagate(target, [target], geometry=grid)
     with pytest.raises(
         ValueError, match=r"`atlases\[0\].image` has shape \(4, 5, 6\) but `atlases\[0\].labels`"
     ):
+        multi_atlas_propagate(target, [(target, np.zeros((4, 5, 5), int), grid)], geometry=grid)
+    with pytest.raises(ValueError, match=r"`atlases\[0\].geometry` has 2 axes"):
         multi_atlas_propagate(
-            target, [(target, np.zeros((4, 5, 5), int), 1.0)], target_spacing=1.0
+            target, [Atlas(target, np.zeros(target.shape, int), Geometry((1, 1)))], geometry=grid
         )
     with pytest.raises(ValueError, match="`target` must be 3-D"):
-        propagate_atlas(target[0], target, target, target_spacing=(1, 1), atlas_spacing=(1, 1, 1))
+        propagate_atlas(target[0], target, target, geometry=Geometry((1, 1)), atlas_geometry=grid)
+    with pytest.raises(TypeError, match="`geometry` must be a Geometry"):
+        multi_atlas_propagate(target, [(target, target.astype(int), grid)], geometry=(1, 1, 1))
 
 
 @pytest.mark.slow
@@ -274,9 +280,129 @@ def test_deformable_at_2mm_reaches_bspline_level_dice():
             target.image,
             template.image,
             template.labels,
-            target_spacing=target.spacing,
-            atlas_spacing=template.spacing,
+            geometry=target.geometry,
+            atlas_geometry=template.geometry,
             transform="deformable",
         )
     assert time.perf_counter() - start < 90
     assert dice(labels, target.labels, GM) >= 0.93 and dice(labels, target.labels, WM) >= 0.93
+
+
+# --------------------------------------------------------------------------- the public dialect
+@pytest.fixture(scope="module")
+def blob_pair():
+    """A tiny target (anisotropic grid, shifted origin) and an atlas 2 voxels off along x."""
+    z, y, x = np.mgrid[:16, :20, :20]
+    target = np.exp(-(((z - 8) * 1.5) ** 2 + (y - 10) ** 2 + (x - 10) ** 2) / 20.0)
+    moved = np.roll(target, 2, axis=2)
+    labels = (moved > 0.5).astype(np.uint8) + (moved > 0.8)
+    truth = (target > 0.5).astype(np.uint8) + (target > 0.8)
+    grid = Geometry((1.5, 1.0, 1.0), origin=(2.0, -3.0, 1.0))
+    return target, moved, labels, truth, grid
+
+
+FAST = RegistrationSettings(transform="rigid", metric="mean_squares", sampling=1.0)
+
+
+def test_geometry_round_trips_through_the_dataclasses(blob_pair, tmp_path):
+    target, moved, labels, truth, grid = blob_pair
+    atlas = Atlas(moved, labels, grid)
+    assert atlas.geometry == grid and atlas.geometry.origin == (2.0, -3.0, 1.0)
+    result = multi_atlas_propagate(target, [atlas, atlas], geometry=grid, settings=FAST)
+    assert isinstance(result, AtlasResult) and result.geometry == grid
+    assert result.labels.shape == target.shape and (result.labels == truth).mean() > 0.99
+    warped = register_and_warp(
+        target, moved, labels, geometry=grid, atlas_geometry=grid, settings=FAST
+    )
+    assert isinstance(warped, Warped) and warped.geometry == grid
+    np.testing.assert_array_equal(warped.labels, result.warped_labels[0])
+    # a rotated grid written to disk comes back as the same Geometry
+    rotated = Geometry((1.5, 1.0, 1.0), (2.0, -3.0, 1.0), np.eye(3)[[0, 2, 1]] * [1, 1, -1])
+    write_image(tmp_path / "case_image.nii.gz", moved.astype(np.float32), geometry=rotated)
+    write_image(tmp_path / "case_labels.nrrd", labels, geometry=rotated)
+    (tmp_path / "lonely_image.nii.gz").write_bytes(b"")  # no partner: skipped
+    (read,) = read_atlas_folder(tmp_path)
+    assert read.geometry == rotated
+    np.testing.assert_array_equal(read.labels, labels)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda t, a, lab, g: propagate_atlas(t, a, lab, g, g),
+        lambda t, a, lab, g: multi_atlas_propagate(t, [Atlas(a, lab, g)], g),
+        lambda t, a, lab, g: iter_propagate_atlases(t, [Atlas(a, lab, g)], g),
+        lambda t, a, lab, g: register_and_warp(t, a, lab, g, g, FAST),
+        lambda t, a, lab, g: RegistrationSettings("rigid"),
+    ],
+    ids=["propagate_atlas", "multi_atlas_propagate", "iter", "register_and_warp", "settings"],
+)
+def test_options_are_keyword_only(blob_pair, call):
+    target, moved, labels, _, grid = blob_pair
+    with pytest.raises(TypeError, match="positional"):
+        call(target, moved, labels, grid)
+
+
+def test_loose_target_keywords_warn_and_give_equal_results(blob_pair):
+    target, moved, labels, _, grid = blob_pair
+    new = propagate_atlas(target, moved, labels, geometry=grid, atlas_geometry=grid, settings=FAST)
+    with pytest.warns(FutureWarning) as record:
+        old = propagate_atlas(
+            target,
+            moved,
+            labels,
+            target_spacing=grid.spacing,
+            target_origin=grid.origin,
+            atlas_spacing=grid.spacing,
+            atlas_origin=grid.origin,
+            settings=FAST,
+        )
+    assert [str(w.message).split(" are ")[0] for w in record] == [
+        "propagate_atlas(): `target_spacing`, `target_origin`",
+        "propagate_atlas(): `atlas_spacing`, `atlas_origin`",
+    ]
+    np.testing.assert_array_equal(old, new)
+    expected = multi_atlas_propagate(
+        target, [Atlas(moved, labels, grid)], geometry=grid, settings=FAST
+    )
+    with pytest.warns(FutureWarning) as record:
+        result = multi_atlas_propagate(
+            target,
+            [(moved, labels, grid.spacing, grid.origin)],  # the old atlas tuple
+            target_spacing=grid.spacing,
+            target_origin=grid.origin,
+            target_direction=np.eye(3),
+            settings=FAST,
+        )
+    messages = " | ".join(str(w.message) for w in record)
+    assert "target_direction" in messages and "Atlas(image, labels, spacing" in messages
+    assert result.geometry == grid
+    np.testing.assert_array_equal(result.labels, expected.labels)
+    np.testing.assert_allclose(result.similarity, expected.similarity)
+    with pytest.warns(FutureWarning, match="`target_spacing` is deprecated"):
+        gen = iter_propagate_atlases(  # warns at the call, before the first next()
+            target, [Atlas(moved, labels, grid)], target_spacing=grid.spacing, settings=FAST
+        )
+    assert run_to_completion(gen).geometry == Geometry(grid.spacing)
+
+
+def test_old_atlas_constructor_warns_and_builds_a_geometry(blob_pair):
+    _, moved, labels, _, grid = blob_pair
+    with pytest.warns(FutureWarning, match="Atlas\\(image, labels, Geometry"):
+        old = Atlas(moved, labels, grid.spacing, grid.origin)
+    assert old.geometry == grid
+    with pytest.warns(FutureWarning):
+        scalar = Atlas(moved, labels, spacing=2.0)
+    assert scalar.geometry == Geometry((2.0, 2.0, 2.0))
+    with pytest.raises(TypeError, match="needs `geometry`"):
+        Atlas(moved, labels)
+
+
+def test_loose_and_new_keywords_together_are_refused(blob_pair):
+    target, moved, labels, _, grid = blob_pair
+    with pytest.raises(TypeError, match="got both `geometry` and target_spacing"):
+        multi_atlas_propagate(
+            target, [Atlas(moved, labels, grid)], geometry=grid, target_spacing=1
+        )
+    with pytest.raises(TypeError, match="pass `atlas_geometry=Geometry"):
+        propagate_atlas(target, moved, labels, geometry=grid, atlas_origin=(0, 0, 0))

@@ -18,8 +18,8 @@ from napari_segtools import (
     paint_labels,
     remove_small_objects,
 )
-from napari_segtools.core._geometry import ellipsoid_footprint
 from napari_segtools.core.cleanup import iter_clean_mask
+from napari_segtools.core.geometry import ellipsoid_footprint
 
 SPACING = (2.5, 0.8, 0.8)
 
@@ -188,4 +188,68 @@ def test_paint_errors():
     with pytest.raises(ValueError, match="shape"):
         paint_labels(target, np.ones((3, 2), int))
     with pytest.raises(ValueError, match="`mode` must be one of"):
-        paint_labels(target, np.ones((2, 2), int), mode="replace")
+        paint_labels(target, np.ones((2, 2), int), mode="overwrite")
+
+
+def test_paint_replace_clears_the_old_voxels_of_each_written_label():
+    target = np.array([[1, 1, 2, 0, 3, 1]], np.uint8)
+    source = np.array([[0, 0, 0, 1, 1, 0]], bool)
+    np.testing.assert_array_equal(
+        paint_labels(target, source, mode="replace"), [[0, 0, 2, 1, 1, 0]]
+    )
+    two = np.array([[2, 0, 0, 0, 0, 1]])
+    np.testing.assert_array_equal(paint_labels(target, two, mode="replace"), [[2, 0, 0, 0, 3, 1]])
+
+
+def test_cleanup_settings_build_the_steps_in_order():
+    from napari_segtools.core.cleanup import CleanupSettings
+
+    settings = CleanupSettings(
+        open_radius_mm=1.0,
+        close_radius_mm=0.0,
+        median_radius_mm=0.5,
+        min_size_mm3=50.0,
+        fill_holes=0,
+        keep="touching",
+    )
+    points = np.array([[1, 2, 2]])
+    steps = settings.steps(3, points=points)
+    assert [name for name, _ in steps] == [
+        "open",
+        "median",
+        "remove_small",
+        "fill_holes",
+        "keep_touching",
+    ]
+    assert steps[0][1] == {"radius_mm": 1.0} and steps[3][1] == {"axis": 0}
+    assert steps[4][1]["points"] is points
+    assert CleanupSettings(fill_holes=0).steps(2) == [("fill_holes", {"axis": None})]
+    assert CleanupSettings().steps(3) == []
+    mask = _blobs()
+    result = clean_mask(mask, spacing=SPACING, steps=settings.steps(3, points=[[5, 12, 12]]))
+    assert result.sum() > 0 and not result[1:3].any()
+    with pytest.raises(ValueError, match="needs at least one point"):
+        CleanupSettings(keep="touching").steps(3, points=np.empty((0, 3)))
+    with pytest.raises(ValueError, match="`keep` must be one of"):
+        CleanupSettings(keep="smallest")
+    with pytest.raises(ValueError, match="`min_size_mm3` must be >= 0"):
+        CleanupSettings(min_size_mm3=-1.0)
+
+
+@pytest.mark.parametrize(
+    ("func", "args"),
+    [
+        (keep_largest_component, (np.ones((3, 3)), 1)),
+        (keep_components_touching, (np.ones((3, 3)), [[0, 0]], 1)),
+        (remove_small_objects, (np.ones((3, 3)), (1, 1), 1.0)),
+        (fill_holes, (np.ones((3, 3, 3)), 0)),
+        (open_mask, (np.ones((3, 3)), (1, 1), 1.0)),
+        (close_mask, (np.ones((3, 3)), (1, 1), 1.0)),
+        (median_smooth, (np.ones((3, 3)), (1, 1), 1.0)),
+        (clean_mask, (np.ones((3, 3)), (1, 1), [])),
+        (paint_labels, (np.zeros((3, 3), int), np.ones((3, 3), int), "all")),
+    ],
+)
+def test_options_are_keyword_only(func, args):
+    with pytest.raises(TypeError, match="positional argument"):
+        func(*args)

@@ -9,7 +9,7 @@ import pytest
 
 from napari_segtools import metrics as M
 from napari_segtools._cli import main
-from napari_segtools.core._types import Geometry
+from napari_segtools.core.geometry import Geometry
 from napari_segtools.core.io import write_image
 
 GEO = Geometry(spacing=(2.0, 0.5, 0.75), origin=(10.0, -5.0, 3.0))
@@ -45,17 +45,30 @@ def folders(tmp_path):
 
 def test_folders_in_parallel_with_per_case_errors(folders, capsys):
     out, js = folders / "report.csv", folders / "report.json"
-    argv = ["evaluate", str(folders / "ref"), str(folders / "pred"), "--out", str(out),
-            "--json", str(js), "--tolerance", "0.5", "--workers", "2", "--no-cldice"]  # fmt: skip
+    argv = [
+        "evaluate",
+        str(folders / "ref"),
+        str(folders / "pred"),
+        "--out",
+        str(out),
+        "--json",
+        str(js),
+        "--tolerance-mm",
+        "0.5",
+        "--workers",
+        "2",
+        "--no-cldice",
+    ]
     assert main(argv) == 1
     err = capsys.readouterr().err
-    assert "case b: prediction origin" in err and "case c: no prediction file" in err
+    assert "case b: prediction grid differs" in err and "origin (10, -5, 3) vs (10, -5, 4)" in err
+    assert "case c: no prediction file" in err
     assert "evaluated 1 of 3 cases" in err
     comments, rows = read_csv(out)
-    assert "# nsd_tolerance: 0.5" in comments
+    assert "# nsd_tolerance_mm: 0.5" in comments and '# hd_key: "hd95"' in comments
     assert any(c.startswith("# surface_convention:") for c in comments)
     ref, pred = labels_pair()
-    expected = M.evaluate(ref, pred, spacing=GEO.spacing, nsd_tolerance=0.5, cldice=False)
+    expected = M.evaluate(ref, pred, spacing=GEO.spacing, nsd_tolerance_mm=0.5, cldice=False)
     a1 = next(r for r in rows if r["name"] == "a" and r["label"] == "1")
     assert float(a1["hd"]) == pytest.approx(expected.per_label[1]["hd"])
     assert float(a1["nsd"]) == pytest.approx(expected.per_label[1]["nsd"])
@@ -67,7 +80,7 @@ def test_folders_in_parallel_with_per_case_errors(folders, capsys):
     case_a = data["cases"][0]
     assert case_a["settings"]["spacing"] == list(GEO.spacing)
     assert case_a["units"]["hd"] == "mm"
-    assert data["cases"][1]["error"].startswith("prediction origin")
+    assert data["cases"][1]["error"].startswith("prediction grid differs")
 
 
 def test_single_files_synchronously(tmp_path):
@@ -75,9 +88,22 @@ def test_single_files_synchronously(tmp_path):
     write_image(tmp_path / "r.nii.gz", ref, GEO)
     write_image(tmp_path / "p.nii.gz", pred, GEO)
     out = tmp_path / "one.csv"
-    argv = ["evaluate", str(tmp_path / "r.nii.gz"), str(tmp_path / "p.nii.gz"), "--out", str(out),
-            "--labels", "2", "--empty", "worst", "--surface", "surfel", "--quiet",
-            "--workers", "1"]  # fmt: skip
+    argv = [
+        "evaluate",
+        str(tmp_path / "r.nii.gz"),
+        str(tmp_path / "p.nii.gz"),
+        "--out",
+        str(out),
+        "--labels",
+        "2",
+        "--empty",
+        "worst",
+        "--surface",
+        "surfel",
+        "--quiet",
+        "--workers",
+        "1",
+    ]
     assert main(argv) == 0
     comments, rows = read_csv(out)
     assert [r["label"] for r in rows] == ["2", "mean", "2"]
@@ -91,9 +117,20 @@ def test_shape_mismatch_and_bad_arguments(tmp_path, capsys):
     write_image(tmp_path / "r.nii.gz", ref, GEO)
     write_image(tmp_path / "p.nii.gz", pred[:, :, :-1], GEO)
     out = tmp_path / "x.csv"
-    assert main(["evaluate", str(tmp_path / "r.nii.gz"), str(tmp_path / "p.nii.gz"),
-                 "--out", str(out), "--quiet"]) == 1  # fmt: skip
-    assert "prediction shape (8, 14, 11) differs" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "evaluate",
+                str(tmp_path / "r.nii.gz"),
+                str(tmp_path / "p.nii.gz"),
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 1
+    )
+    assert "shape (8, 14, 12) vs (8, 14, 11)" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "r.nii.gz"), str(tmp_path), "--out", str(out)]) == 2
     assert "two files or two folders" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "missing"), str(tmp_path), "--out", str(out)]) == 2
@@ -104,7 +141,44 @@ def test_scheduler_without_distributed(tmp_path, monkeypatch, capsys):
     write_image(tmp_path / "r.nii.gz", ref, GEO)
     write_image(tmp_path / "p.nii.gz", pred, GEO)
     monkeypatch.setitem(sys.modules, "distributed", None)  # import fails like a missing package
-    argv = ["evaluate", str(tmp_path / "r.nii.gz"), str(tmp_path / "p.nii.gz"),
-            "--out", str(tmp_path / "o.csv"), "--scheduler", "tcp://127.0.0.1:8786"]  # fmt: skip
+    argv = [
+        "evaluate",
+        str(tmp_path / "r.nii.gz"),
+        str(tmp_path / "p.nii.gz"),
+        "--out",
+        str(tmp_path / "o.csv"),
+        "--scheduler",
+        "tcp://127.0.0.1:8786",
+    ]
     assert main(argv) == 2
     assert "--scheduler needs the `distributed` package" in capsys.readouterr().err
+
+
+def _two_files(tmp_path):
+    ref, pred = labels_pair()
+    write_image(tmp_path / "r.nii.gz", ref, GEO)
+    write_image(tmp_path / "p.nii.gz", pred, GEO)
+    return ref, pred, ["evaluate", str(tmp_path / "r.nii.gz"), str(tmp_path / "p.nii.gz")]
+
+
+def test_percentile_names_the_column(tmp_path):
+    ref, pred, argv = _two_files(tmp_path)
+    out = tmp_path / "p90.csv"
+    assert main([*argv, "--out", str(out), "--percentile", "90", "--quiet", "--no-cldice"]) == 0
+    comments, rows = read_csv(out)
+    assert "hd90" in rows[0] and "hd95" not in rows[0]
+    expected = M.evaluate(ref, pred, spacing=GEO.spacing, hd_percentile=90, cldice=False)
+    assert float(rows[0]["hd90"]) == pytest.approx(expected.per_label[1]["hd90"])
+    assert '# hd_key: "hd90"' in comments
+
+
+def test_deprecated_tolerance_flag_warns_and_gives_equal_results(tmp_path, capsys):
+    _, _, argv = _two_files(tmp_path)
+    new, old = tmp_path / "new.csv", tmp_path / "old.csv"
+    assert main([*argv, "--out", str(new), "--tolerance-mm", "0.3", "--quiet"]) == 0
+    with pytest.warns(FutureWarning, match="--tolerance-mm"):
+        assert main([*argv, "--out", str(old), "--tolerance", "0.3", "--quiet"]) == 0
+    assert read_csv(old)[1] == read_csv(new)[1]
+    assert "# nsd_tolerance_mm: 0.3" in read_csv(old)[0]
+    assert main([*argv, "--out", str(old), "--tolerance", "1", "--tolerance-mm", "1"]) == 2
+    assert "--tolerance-mm only" in capsys.readouterr().err

@@ -68,7 +68,7 @@ def test_staple_downweights_a_bad_rater():
 def test_local_ncc_is_one_for_scaled_copy():
     rng = np.random.default_rng(1)
     a = rng.random((10, 12, 12))
-    ncc = local_ncc(a, 3 * a + 2, spacing=(2.0, 1.0, 1.0), radius_mm=2.0)
+    ncc = local_ncc(a, 3 * a + 2, spacing=(2.0, 1.0, 1.0), sigma_mm=2.0)
     np.testing.assert_allclose(ncc, 1.0, atol=1e-6)
 
 
@@ -116,3 +116,37 @@ def test_errors_name_the_argument():
         weighted_vote(
             [np.zeros((2, 2), int)] * 2, [np.zeros((2, 2))], np.zeros((2, 2)), spacing=(1, 1)
         )
+
+
+def test_options_are_keyword_only():
+    maps = [np.zeros((2, 2), int)] * 2
+    image = np.zeros((2, 2))
+    with pytest.raises(TypeError, match="positional"):
+        weighted_vote(maps, [image] * 2, image, (1.0, 1.0))
+    with pytest.raises(TypeError, match="positional"):
+        local_ncc(image, image, (1.0, 1.0))
+    with pytest.raises(TypeError, match="positional"):
+        staple(maps, 10)
+
+
+def test_radius_mm_is_a_deprecated_alias_of_sigma_mm():
+    rng = np.random.default_rng(3)
+    a, b = rng.random((6, 8, 8)), rng.random((6, 8, 8))
+    new = local_ncc(a, b, spacing=(2.0, 1.0, 1.0), sigma_mm=1.5)
+    with pytest.warns(FutureWarning, match="`radius_mm` is deprecated, use `sigma_mm`"):
+        old = local_ncc(a, b, spacing=(2.0, 1.0, 1.0), radius_mm=1.5)
+    np.testing.assert_array_equal(old, new)
+    assert np.abs(new).max() > 0.1  # a real, non-trivial map
+    maps = [(a > 0.5).astype(np.uint8), (b > 0.5).astype(np.uint8)]
+    labels, probs = weighted_vote(maps, [a, b], a, spacing=(2.0, 1.0, 1.0), sigma_mm=1.5)
+    with pytest.warns(FutureWarning, match="weighted_vote\\(\\): `radius_mm`"):
+        old_labels, old_probs = weighted_vote(
+            maps, [a, b], a, spacing=(2.0, 1.0, 1.0), radius_mm=1.5
+        )
+    np.testing.assert_array_equal(old_labels, labels)
+    np.testing.assert_array_equal(old_probs[1], probs[1])
+    np.testing.assert_array_equal(labels, maps[0])  # atlas 0's image is the target itself
+    with pytest.raises(TypeError, match="both `radius_mm` and `sigma_mm`"):
+        local_ncc(a, b, spacing=(1.0, 1.0, 1.0), radius_mm=1.0, sigma_mm=1.0)
+    with pytest.raises(ValueError, match="`sigma_mm` must be > 0"):
+        weighted_vote(maps, [a, b], a, spacing=(2.0, 1.0, 1.0), sigma_mm=0)

@@ -8,7 +8,7 @@ import struct
 import numpy as np
 import pytest
 
-from napari_segtools.core._types import Geometry
+from napari_segtools.core.geometry import Geometry
 from napari_segtools.core.io import is_image_path, looks_like_labels, read_image, write_image
 
 SPACING = (2.5, 0.8, 0.6)

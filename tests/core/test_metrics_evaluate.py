@@ -23,18 +23,19 @@ def two_labels():
 def test_per_label_values_match_plain_functions():
     ref, pred = two_labels()
     spacing = (2.0, 0.5, 0.5)
-    report = M.evaluate(ref, pred, spacing=spacing, nsd_tolerance=0.4, hd_percentile=90)
+    report = M.evaluate(ref, pred, spacing=spacing, nsd_tolerance_mm=0.4, hd_percentile=90)
     assert list(report.per_label) == [1, 2]
-    assert set(report.per_label[1]) == set(M.METRIC_NAMES)
+    assert set(report.per_label[1]) == set(M.metric_names(hd_percentile=90))
+    assert "hd95" not in report.per_label[1] and report.hd_key == "hd90"
     r1, p1 = ref == 1, pred == 1
     one = report.per_label[1]
     assert one["dice"] == pytest.approx(M.dice(r1, p1)) == pytest.approx(5 / 6)
     assert one["hd"] == pytest.approx(0.5)
-    assert one["hd95"] == pytest.approx(
+    assert one["hd90"] == pytest.approx(
         M.hausdorff_distance(r1, p1, spacing=spacing, percentile=90)
     )
     assert one["nsd"] == pytest.approx(
-        M.normalized_surface_distance(r1, p1, spacing=spacing, tolerance=0.4)
+        M.normalized_surface_distance(r1, p1, spacing=spacing, tolerance_mm=0.4)
     )
     assert one["assd"] == pytest.approx(
         M.average_symmetric_surface_distance(r1, p1, spacing=spacing)
@@ -54,8 +55,10 @@ def test_per_label_values_match_plain_functions():
 
 def test_units_and_settings():
     ref, pred = two_labels()
-    report = M.evaluate(ref, pred, surface="surfel", empty="worst", beta=2)
-    assert report.units["hd"] == "voxels" and report.units["reference_volume"] == "voxels^3"
+    report = M.evaluate(ref, pred, spacing=None, surface="surfel", empty="worst", beta=2)
+    assert report.units["hd"] == "voxel" and report.units["reference_volume"] == "voxel^3"
+    assert report.units["hd95"] == "voxel" and report.settings["distance_unit"] == "voxel"
+    assert "voxel units" in report.settings["units_note"]
     assert report.units["dice"] == ""
     assert "mm" not in json.dumps(report.units)
     s = report.settings
@@ -64,6 +67,7 @@ def test_units_and_settings():
     assert s["pitfall_thresholds"]["bias_ratio"] == 0.2
     mm = M.evaluate(ref[0], pred[0] * 0, spacing=(0.5, 0.5), labels=[1])
     assert mm.units["hd"] == "mm" and mm.units["prediction_volume"] == "mm^2"
+    assert "units_note" not in mm.settings
 
 
 def test_empty_policies_and_both_empty():
@@ -97,11 +101,11 @@ def test_reference_empty_is_reported():
 
 def test_labels_default_and_bool_input():
     ref, pred = two_labels()
-    assert list(M.evaluate(ref, pred).per_label) == [1, 2]
-    report = M.evaluate(ref == 1, pred == 1)
+    assert list(M.evaluate(ref, pred, spacing=None).per_label) == [1, 2]
+    report = M.evaluate(ref == 1, pred == 1, spacing=None)
     assert list(report.per_label) == [1]
     assert report.per_label[1]["dice"] == pytest.approx(5 / 6)
-    assert M.evaluate(np.zeros((4, 4)), np.zeros((4, 4))).per_label == {}
+    assert M.evaluate(np.zeros((4, 4)), np.zeros((4, 4)), spacing=None).per_label == {}
 
 
 def test_iter_evaluate_yields_progress_per_label():
@@ -165,14 +169,69 @@ def test_accumulator_means_over_cases():
 def test_option_errors():
     ref, pred = two_labels()
     with pytest.raises(ValueError, match="`surface` must be one of"):
-        M.evaluate(ref, pred, surface="mesh")
+        M.evaluate(ref, pred, spacing=None, surface="mesh")
     with pytest.raises(ValueError, match="`labels` must be positive"):
-        M.evaluate(ref, pred, labels=[0])
+        M.evaluate(ref, pred, spacing=None, labels=[0])
     with pytest.raises(ValueError, match="`hd_percentile`"):
-        M.evaluate(ref, pred, hd_percentile=120)
-    with pytest.raises(ValueError, match="`nsd_tolerance`"):
-        M.evaluate(ref, pred, nsd_tolerance=-1)
-    with pytest.raises(TypeError, match="unknown pitfall threshold"):
-        M.evaluate(ref, pred, holes_ratio=2)
+        M.evaluate(ref, pred, spacing=None, hd_percentile=120)
+    with pytest.raises(ValueError, match="`nsd_tolerance_mm`"):
+        M.evaluate(ref, pred, spacing=None, nsd_tolerance_mm=-1)
+    with pytest.raises(TypeError, match="unknown keyword.*holes_ratio"):
+        M.evaluate(ref, pred, spacing=None, holes_ratio=2)
     with pytest.raises(ValueError, match="`reference` has shape"):
-        M.evaluate(ref, pred[0])
+        M.evaluate(ref, pred[0], spacing=None)
+
+
+def test_options_are_keyword_only_and_spacing_is_required():
+    ref, pred = two_labels()
+    with pytest.raises(TypeError, match="positional"):
+        M.evaluate(ref[0], ref[0], (1, 1), None, 2.0)
+    with pytest.raises(TypeError, match="spacing"):
+        M.evaluate(ref, pred)
+    with pytest.raises(TypeError, match="spacing"):
+        M.iter_evaluate(ref, pred)
+    with pytest.raises(TypeError, match="spacing"):
+        M.hausdorff_distance(ref, pred)
+    with pytest.raises(TypeError, match="spacing"):
+        M.center_distance(ref, pred)
+
+
+@pytest.mark.parametrize("percentile, key", [(95, "hd95"), (90, "hd90"), (99.5, "hd99_5")])
+def test_robust_hausdorff_is_named_for_its_percentile(percentile, key, tmp_path):
+    ref, pred = two_labels()
+    report = M.evaluate(ref, pred, spacing=(1, 1, 1), hd_percentile=percentile, cldice=False)
+    assert report.hd_key == key == M.hd_key(percentile) == report.settings["hd_key"]
+    assert key in report.per_label[1] and key in report.mean and key in report.units
+    assert [k for k in report.per_label[1] if k.startswith("hd")] == ["hd", key]
+    assert report.metric_names == M.metric_names(hd_percentile=percentile)
+    expected = M.hausdorff_distance(ref == 1, pred == 1, spacing=(1, 1, 1), percentile=percentile)
+    assert report.per_label[1][key] == pytest.approx(expected)
+    header = [
+        line
+        for line in M.write_report(report, tmp_path / "r.csv").read_text().splitlines()
+        if line.startswith("label,")
+    ][0].split(",")
+    assert key in header and [h for h in header if h.startswith("hd")] == ["hd", key]
+    rows = json.loads(M.write_report(report, tmp_path / "r.json").read_text())["rows"]
+    assert key in rows[0] and ("hd95" in rows[0]) == (percentile == 95)
+
+
+def test_deprecated_nsd_tolerance_warns_and_gives_equal_results():
+    ref, pred = two_labels()
+    new = M.evaluate(ref, pred, spacing=(2, 1, 1), nsd_tolerance_mm=0.7, cldice=False)
+    with pytest.warns(FutureWarning, match="nsd_tolerance_mm"):
+        old = M.evaluate(ref, pred, spacing=(2, 1, 1), nsd_tolerance=0.7, cldice=False)
+    np.testing.assert_equal(old.per_label, new.per_label)
+    assert old.settings == new.settings
+    with pytest.warns(FutureWarning):
+        gen = M.iter_evaluate(ref, pred, spacing=(2, 1, 1), nsd_tolerance=0.7, cldice=False)
+    np.testing.assert_equal(run_to_completion(gen).per_label, new.per_label)
+
+
+def test_accumulator_keeps_each_percentile_column():
+    ref, pred = two_labels()
+    acc = M.MetricAccumulator()
+    acc.append(M.evaluate(ref, pred, spacing=(1, 1, 1), cldice=False))
+    acc.append(M.evaluate(ref, pred, spacing=(1, 1, 1), hd_percentile=90, cldice=False))
+    values, counts = acc.aggregate()
+    assert counts[1]["hd95"] == 1 and counts[1]["hd90"] == 1 and counts[1]["hd"] == 2

@@ -76,8 +76,10 @@ def test_errors_name_the_argument():
         M.fbeta_score(REF, PRED, beta=0)
     with pytest.raises(TypeError, match="`prediction` must hold integer label ids"):
         M.dice(REF, PRED * 0.5)
-    with pytest.raises(ValueError, match="2-D or 3-D"):
-        M.dice(np.zeros(5), np.zeros(5))
+    with pytest.raises(ValueError, match="`reference` must be 1-D"):
+        M.dice(np.int64(1), np.int64(1))
+    with pytest.raises(ValueError, match="`reference` has shape"):
+        M.dice(np.zeros(5), np.zeros((5, 1)))
 
 
 def test_inputs_are_not_modified_and_fortran_order_works():
@@ -85,3 +87,73 @@ def test_inputs_are_not_modified_and_fortran_order_works():
     M.evaluate(ref, pred, spacing=(1, 1))
     np.testing.assert_array_equal(pred, PRED)
     assert M.dice(ref, pred) == pytest.approx(8 / 11)
+
+
+# 1-D label vectors, as the MetricsReloaded test suite feeds them:
+# ref  1 1 1 1 0 0 0 0 0 0
+# pred 0 1 1 1 1 1 0 0 0 0  -> TP 3, FP 2, FN 1, TN 4
+REF_1D = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+PRED_1D = np.array([0, 1, 1, 1, 1, 1, 0, 0, 0, 0])
+
+
+@pytest.mark.parametrize(
+    "func, expected",
+    [
+        (M.accuracy, 7 / 10),
+        (M.precision, 3 / 5),
+        (M.recall, 3 / 4),
+        (M.specificity, 4 / 6),
+        (M.dice, 6 / 9),
+        (M.f1_score, 6 / 9),
+        (M.jaccard, 3 / 6),
+        (M.volume_similarity, 1 - 1 / 9),
+    ],
+)
+def test_1d_label_vectors_known_answers(func, expected):
+    assert func(REF_1D, PRED_1D) == pytest.approx(expected, abs=1e-12)
+    assert func(REF_1D, PRED_1D, spacing=(0.5,)) == pytest.approx(expected, abs=1e-12)
+
+
+def test_1d_confusion_and_fbeta():
+    assert M.confusion_matrix(REF_1D, PRED_1D) == (3, 2, 1, 4)
+    # (1 + 4) * 3 / (5 * 3 + 4 * 1 + 2) = 15 / 21
+    assert M.fbeta_score(REF_1D, PRED_1D, beta=2) == pytest.approx(15 / 21)
+
+
+def test_4d_masks_are_overlap_too():
+    ref = np.zeros((2, 3, 4, 5), bool)
+    ref[0, :2] = True  # 40 voxels
+    pred = np.zeros_like(ref)
+    pred[0, 1:] = True  # 40 voxels, 20 shared
+    assert M.dice(ref, pred) == pytest.approx(0.5)
+
+
+def test_surface_metrics_stay_2d_3d_with_a_clear_error():
+    with pytest.raises(ValueError, match="`reference` must be 2-D or 3-D; got a 1-D"):
+        M.hausdorff_distance(REF_1D, PRED_1D, spacing=None)
+    with pytest.raises(ValueError, match="2-D or 3-D"):
+        M.evaluate(REF_1D, PRED_1D, spacing=None)
+
+
+OVERLAP = [
+    M.accuracy,
+    M.precision,
+    M.recall,
+    M.specificity,
+    M.dice,
+    M.f1_score,
+    M.jaccard,
+    M.volume_similarity,
+    M.fbeta_score,
+    M.confusion_matrix,
+]
+
+
+@pytest.mark.parametrize("func", OVERLAP, ids=lambda f: f.__name__)
+def test_overlap_metrics_are_real_functions_with_keyword_only_options(func):
+    assert func.__name__ != "metric" and func.__doc__ and "Examples" in func.__doc__
+    assert func.__module__ == "napari_segtools.core.metrics.overlap"
+    with pytest.raises(TypeError, match="positional"):
+        func(REF, PRED, (1.0, 1.0))
+    with pytest.raises(TypeError, match=f"{func.__name__}\\(\\) got an unexpected keyword.*bogus"):
+        func(REF, PRED, bogus=1)

@@ -8,8 +8,19 @@ from hypothesis.extra.numpy import arrays
 
 from napari_segtools import metrics as M
 
-SYMMETRIC = ("dice", "iou", "f1", "hd", "hd95", "assd", "masd", "nsd", "center_distance",
-             "volume_similarity", "accuracy")  # fmt: skip
+SYMMETRIC = (
+    "dice",
+    "iou",
+    "f1",
+    "hd",
+    "hd95",
+    "assd",
+    "masd",
+    "nsd",
+    "center_distance",
+    "volume_similarity",
+    "accuracy",
+)
 
 
 @st.composite
@@ -69,12 +80,12 @@ def test_invariant_to_zero_padding(case, pad):
 @given(mask_pairs())
 def test_plain_functions_agree_with_report(case):
     ref, pred, spacing, surface = case
-    v = run(ref, pred, spacing, surface, nsd_tolerance=1.0).per_label[1]
+    v = run(ref, pred, spacing, surface, nsd_tolerance_mm=1.0).per_label[1]
     kw = {"spacing": spacing, "surface": surface}
     assert M.hausdorff_distance(ref, pred, **kw, percentile=95) == pytest.approx(
         v["hd95"], nan_ok=True
     )
-    assert M.normalized_surface_distance(ref, pred, **kw, tolerance=1.0) == pytest.approx(
+    assert M.normalized_surface_distance(ref, pred, **kw, tolerance_mm=1.0) == pytest.approx(
         v["nsd"], nan_ok=True
     )
     assert M.jaccard(ref, pred) == pytest.approx(v["iou"], nan_ok=True)

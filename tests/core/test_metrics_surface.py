@@ -52,7 +52,7 @@ def test_box_shifted_along_every_axis(surface):
     hd = M.hausdorff_distance(ref, pred, spacing=SPACING_3D, surface=surface)
     assert hd == pytest.approx(expected, abs=1e-12)
     sd = M.compute_surface_distances(ref, pred, spacing=SPACING_3D, surface=surface)
-    point, distance = M.hausdorff_location(sd)
+    point, distance = sd.hausdorff_location()
     assert distance == pytest.approx(expected)
     corner = 2 if surface == "voxel" else 1.5  # voxel centre vs voxel corner
     high = 8 if surface == "voxel" else 8.5
@@ -66,8 +66,10 @@ def test_sphere_against_shifted_sphere(make_ball, surface):
     pred = np.roll(ref, 3, axis=1)  # a translation by 3 voxels: HD = 3 * 0.7 mm exactly
     assert M.hausdorff_distance(ref, pred, spacing=spacing, surface=surface) == pytest.approx(2.1)
     assert M.center_distance(ref, pred, spacing=spacing) == pytest.approx(2.1)
-    assert M.normalized_surface_distance(ref, pred, spacing=spacing, tolerance=2.1 + 1e-9) == 1.0
-    assert 0 < M.normalized_surface_distance(ref, pred, spacing=spacing, tolerance=0.5) < 1
+    assert (
+        M.normalized_surface_distance(ref, pred, spacing=spacing, tolerance_mm=2.1 + 1e-9) == 1.0
+    )
+    assert 0 < M.normalized_surface_distance(ref, pred, spacing=spacing, tolerance_mm=0.5) < 1
     assert M.dice(ref, pred) < 1
 
 
@@ -75,18 +77,21 @@ def test_single_voxels():
     ref, pred = np.zeros((5, 6, 7), bool), np.zeros((5, 6, 7), bool)
     ref[1, 2, 3], pred[3, 2, 6] = True, True
     expected = np.hypot(2 * 2.5, 3 * 1.3)
-    for func in (M.hausdorff_distance, M.average_symmetric_surface_distance,
-                 M.mean_average_surface_distance):  # fmt: skip
+    for func in (
+        M.hausdorff_distance,
+        M.average_symmetric_surface_distance,
+        M.mean_average_surface_distance,
+    ):
         assert func(ref, pred, spacing=SPACING_3D) == pytest.approx(expected)
-    assert M.normalized_surface_distance(ref, pred, spacing=SPACING_3D, tolerance=6.4) == 1.0
-    assert M.normalized_surface_distance(ref, pred, spacing=SPACING_3D, tolerance=6.3) == 0.0
+    assert M.normalized_surface_distance(ref, pred, spacing=SPACING_3D, tolerance_mm=6.4) == 1.0
+    assert M.normalized_surface_distance(ref, pred, spacing=SPACING_3D, tolerance_mm=6.3) == 0.0
     assert M.hausdorff_distance(ref, ref, spacing=SPACING_3D) == 0.0
 
 
 def test_no_spacing_means_voxel_units():
     ref = box((10, 10), (2, 2), (5, 5))
     pred = box((10, 10), (2, 4), (5, 7))
-    assert M.hausdorff_distance(ref, pred) == 2.0
+    assert M.hausdorff_distance(ref, pred, spacing=None) == 2.0
     assert M.hausdorff_distance(ref, pred, spacing=(1.0, 3.0)) == 6.0
 
 
@@ -109,7 +114,7 @@ def test_both_empty_is_nan():
     empty = np.zeros((6, 6), bool)
     for func in (M.hausdorff_distance, M.normalized_surface_distance, M.cldice):
         assert np.isnan(func(empty, empty, spacing=(1, 1), empty="worst"))
-    point, distance = M.hausdorff_location(M.compute_surface_distances(empty, empty, spacing=None))
+    point, distance = M.compute_surface_distances(empty, empty, spacing=None).hausdorff_location()
     assert np.isnan(distance) and point.shape == (2,) and np.isnan(point).all()
 
 
@@ -137,14 +142,15 @@ def test_surfel_convention_equals_surface_distance(surface_distance):
         )
         assert ours.areas_pred.sum() == pytest.approx(peer["surfel_areas_pred"].sum(), rel=1e-12)
         for p in (100, 95, 50):
-            assert M.compute_hausdorff(ours, percentile=p) == pytest.approx(
-                surface_distance.compute_robust_hausdorff(peer, p), abs=1e-6)  # fmt: skip
+            assert ours.hausdorff(percentile=p) == pytest.approx(
+                surface_distance.compute_robust_hausdorff(peer, p), abs=1e-6
+            )
         for tol in (0.5, 1.5, 3.0):
-            assert M.compute_nsd(ours, tolerance=tol) == pytest.approx(
-                surface_distance.compute_surface_dice_at_tolerance(peer, tol),
-                abs=1e-6)  # fmt: skip
+            assert ours.nsd(tolerance_mm=tol) == pytest.approx(
+                surface_distance.compute_surface_dice_at_tolerance(peer, tol), abs=1e-6
+            )
         directed = surface_distance.compute_average_surface_distance(peer)
-        assert M.compute_masd(ours) == pytest.approx(np.mean(directed), abs=1e-6)
+        assert ours.masd() == pytest.approx(np.mean(directed), abs=1e-6)
 
 
 def test_voxel_convention_equals_medpy():
@@ -152,16 +158,16 @@ def test_voxel_convention_equals_medpy():
     for ref, pred, spacing in random_cases(2, 6):
         sd = M.compute_surface_distances(ref, pred, spacing=spacing)
         # medpy(result=prediction, reference=reference)
-        assert M.compute_hausdorff(sd) == pytest.approx(medpy.hd(pred, ref, spacing), abs=1e-6)
-        assert M.compute_assd(sd) == pytest.approx(medpy.assd(pred, ref, spacing), abs=1e-6)
+        assert sd.hausdorff() == pytest.approx(medpy.hd(pred, ref, spacing), abs=1e-6)
+        assert sd.assd() == pytest.approx(medpy.assd(pred, ref, spacing), abs=1e-6)
         directed = medpy.asd(pred, ref, spacing), medpy.asd(ref, pred, spacing)
-        assert M.compute_masd(sd) == pytest.approx(np.mean(directed), abs=1e-6)
+        assert sd.masd() == pytest.approx(np.mean(directed), abs=1e-6)
         # medpy's hd95 pools both directions before the percentile: a different definition
         pooled = np.percentile(
             np.concatenate([sd.distances_ref_to_pred, sd.distances_pred_to_ref]), 95
         )
         assert medpy.hd95(pred, ref, spacing) == pytest.approx(pooled, abs=1e-6)
-        assert M.compute_hausdorff(sd, percentile=95) >= pooled - 1e-9
+        assert sd.hausdorff(percentile=95) >= pooled - 1e-9
 
 
 def test_voxel_convention_equals_monai():
@@ -174,14 +180,14 @@ def test_voxel_convention_equals_monai():
         kw = {"spacing": list(spacing)}
         for p in (None, 95):
             peer = float(monai_metrics.compute_hausdorff_distance(y_pred, y, percentile=p, **kw))
-            assert M.compute_hausdorff(sd, percentile=p or 100) == pytest.approx(peer, rel=1e-6)
+            assert sd.hausdorff(percentile=p or 100) == pytest.approx(peer, rel=1e-6)
         peer = float(
             monai_metrics.compute_average_surface_distance(y_pred, y, symmetric=True, **kw)
         )
-        assert M.compute_assd(sd) == pytest.approx(peer, rel=1e-6)
+        assert sd.assd() == pytest.approx(peer, rel=1e-6)
         two = [torch.cat([1 - t, t], 1) for t in (y_pred, y)]
         peer = float(monai_metrics.compute_surface_dice(*two, [1.5], **kw))
-        assert M.compute_nsd(sd, tolerance=1.5) == pytest.approx(peer, rel=1e-6)
+        assert sd.nsd(tolerance_mm=1.5) == pytest.approx(peer, rel=1e-6)
 
 
 def test_array_border_voxels_are_surface():
@@ -209,7 +215,74 @@ def test_hausdorff_location_on_a_spurious_voxel():
     pred = ref.copy()
     pred[8, 18] = True  # farthest from the reference: HD is attained here
     sd = M.compute_surface_distances(ref, pred, spacing=(2.0, 0.5))
-    point, distance = M.hausdorff_location(sd)
+    point, distance = sd.hausdorff_location()
     assert tuple(point) == (8.0, 18.0)
     assert distance == pytest.approx(np.hypot(3 * 2.0, 13 * 0.5))
-    assert distance == M.compute_hausdorff(sd)
+    assert distance == sd.hausdorff()
+
+
+def test_spacing_none_states_voxel_units():
+    ref = box((10, 10), (2, 2), (5, 5))
+    assert M.compute_surface_distances(ref, ref, spacing=None).unit == "voxel"
+    assert M.compute_surface_distances(ref, ref, spacing=(1.0, 2.0)).unit == "mm"
+
+
+SURFACE_FUNCS = [
+    M.hausdorff_distance,
+    M.average_symmetric_surface_distance,
+    M.mean_average_surface_distance,
+    M.normalized_surface_distance,
+    M.center_distance,
+    M.compute_surface_distances,
+]
+
+
+@pytest.mark.parametrize("func", SURFACE_FUNCS, ids=lambda f: f.__name__)
+def test_distance_metrics_keyword_only_with_required_spacing(func):
+    import inspect
+
+    ref = box((10, 10), (2, 2), (5, 5))
+    params = inspect.signature(func).parameters
+    assert params["spacing"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert params["spacing"].default is inspect.Parameter.empty
+    assert func.__doc__ and "Examples" in func.__doc__
+    with pytest.raises(TypeError, match="positional"):
+        func(ref, ref, (1.0, 1.0))
+    with pytest.raises(TypeError, match="spacing"):
+        func(ref, ref)
+    with pytest.raises(TypeError, match="bogus"):
+        func(ref, ref, spacing=None, bogus=1)
+
+
+def test_deprecated_surface_names_warn_and_give_equal_results():
+    ref = box((12, 12), (2, 2), (7, 7))
+    pred = box((12, 12), (3, 2), (9, 8))
+    sd = M.compute_surface_distances(ref, pred, spacing=(0.5, 1.5))
+    pairs = [
+        (lambda: M.compute_hausdorff(sd, percentile=90), sd.hausdorff(percentile=90)),
+        (lambda: M.compute_assd(sd), sd.assd()),
+        (lambda: M.compute_masd(sd), sd.masd()),
+        (lambda: M.compute_nsd(sd, tolerance_mm=0.6), sd.nsd(tolerance_mm=0.6)),
+    ]
+    for old, new in pairs:
+        with pytest.warns(FutureWarning, match="deprecated"):
+            assert old() == new
+    with pytest.warns(FutureWarning):
+        point, distance = M.hausdorff_location(sd)
+    np.testing.assert_array_equal(point, sd.hausdorff_location()[0])
+    assert distance == sd.hausdorff() == pytest.approx(np.hypot(2 * 0.5, 1 * 1.5))
+    with pytest.warns(FutureWarning, match="tolerance_mm"):
+        assert M.compute_nsd(sd, tolerance=0.6) == sd.nsd(tolerance_mm=0.6)
+    with pytest.warns(FutureWarning, match="tolerance_mm"):
+        old = M.normalized_surface_distance(ref, pred, spacing=(0.5, 1.5), tolerance=0.6)
+    assert old == M.normalized_surface_distance(ref, pred, spacing=(0.5, 1.5), tolerance_mm=0.6)
+    assert old == sd.nsd(tolerance_mm=0.6)
+    assert "compute_hausdorff" not in M.__all__ and "compute_hausdorff" in M.DEPRECATED_NAMES
+
+
+def test_percentile_and_tolerance_are_checked():
+    ref = box((10, 10), (2, 2), (5, 5))
+    with pytest.raises(ValueError, match="`percentile` must lie in"):
+        M.hausdorff_distance(ref, ref, spacing=None, percentile=101)
+    with pytest.raises(ValueError, match="`tolerance_mm`"):
+        M.normalized_surface_distance(ref, ref, spacing=None, tolerance_mm=-1)

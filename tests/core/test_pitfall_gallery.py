@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from napari_segtools._sample_pitfalls import metric_pitfalls
-from napari_segtools.core._geometry import resample_labels_nearest
-from napari_segtools.core._types import Geometry
+from napari_segtools.core.geometry import Geometry, resample_labels_nearest
 from napari_segtools.core.pitfall_gallery import SHARED_DICE, pitfall_cases
 from napari_segtools.metrics import evaluate
 
@@ -34,10 +33,17 @@ def test_gallery_covers_every_pitfall_with_unique_names():
     assert len(CASES) == len(pitfall_cases()) == 16
     taught = {case.pitfall for case in CASES.values()}
     assert taught == {
-        "holes", "misalignment", "small_structure", "empty_reference", "empty_prediction",
-        "anisotropic_spacing", "resolution_mismatch", "over_segmentation", "under_segmentation",
+        "holes",
+        "misalignment",
+        "small_structure",
+        "empty_reference",
+        "empty_prediction",
+        "anisotropic_spacing",
+        "resolution_mismatch",
+        "over_segmentation",
+        "under_segmentation",
         "component_count",
-    }  # fmt: skip
+    }
     for case in CASES.values():
         assert case.reference.ndim == case.prediction.ndim == 2
         assert case.lesson.endswith(".")

@@ -81,7 +81,7 @@ def test_connected_threshold_matches_reference_masks(pd_smooth, structure):
 def test_confidence_connected_matches_reference_masks(pd_smooth, structure):
     seed = GUIDE[structure][0]
     region = confidence_connected(
-        pd_smooth, [seed], multiplier=2.5, iterations=5, initial_radius=2, max_fraction=None
+        pd_smooth, [seed], multiplier=2.5, iterations=5, initial_radius_voxels=2, max_fraction=None
     )
     reference = read_png(SLICES / "reference" / f"ConfidenceConnected_{structure}.png") > 0
     np.testing.assert_array_equal(region, reference)
@@ -110,13 +110,13 @@ def test_identical_to_simpleitk_on_guide_parameters(pd_raw, pd_smooth, smoothed,
             "ConnectedThreshold", image, [seed], lower=lower, upper=upper, connectivity=itk_conn
         )
         np.testing.assert_array_equal(ours, theirs)
-    ours = neighborhood_connected(image, [seed], lower=lower, upper=upper, radius=2)
+    ours = neighborhood_connected(image, [seed], lower=lower, upper=upper, radius_voxels=2)
     theirs = sitk_run(
         "NeighborhoodConnected", image, [seed], lower=lower, upper=upper, radius=[2, 2]
     )
     np.testing.assert_array_equal(ours, theirs)
     ours = confidence_connected(
-        image, [seed], multiplier=2.5, iterations=5, initial_radius=2, max_fraction=None
+        image, [seed], multiplier=2.5, iterations=5, initial_radius_voxels=2, max_fraction=None
     )
     theirs = sitk_run(
         "ConfidenceConnected",
@@ -143,7 +143,7 @@ def test_identical_to_simpleitk_on_random_parameters(pd_raw, pd_smooth):
             seeds,
             multiplier=multiplier,
             iterations=passes,
-            initial_radius=radius,
+            initial_radius_voxels=radius,
             max_fraction=None,
         )
         theirs = sitk_run(
@@ -159,7 +159,7 @@ def test_identical_to_simpleitk_on_random_parameters(pd_raw, pd_smooth):
         lower = max(values.min() - rng.uniform(0, 30), 0)
         upper = min(values.max() + rng.uniform(0, 30), 255)
         ours = neighborhood_connected(
-            image, seeds, lower=lower, upper=upper, radius=radius, max_fraction=None
+            image, seeds, lower=lower, upper=upper, radius_voxels=radius, max_fraction=None
         )
         theirs = sitk_run(
             "NeighborhoodConnected", image, seeds, lower=lower, upper=upper, radius=[radius] * 2
@@ -187,7 +187,7 @@ def test_both_flood_engines_agree_with_simpleitk(pd_smooth, monkeypatch, structu
             connectivity=itk_conn,
         )
         np.testing.assert_array_equal(ours, theirs)
-    ours = neighborhood_connected(pd_smooth, [seed], lower=lower, upper=upper, radius=2)
+    ours = neighborhood_connected(pd_smooth, [seed], lower=lower, upper=upper, radius_voxels=2)
     theirs = sitk_run(
         "NeighborhoodConnected", pd_smooth, [seed], lower=lower, upper=upper, radius=[2, 2]
     )
@@ -224,10 +224,12 @@ def test_phantom_inner_ball_and_shell(nested_balls):
         connected_threshold(image, [shell_seed], lower=40, upper=110), outer
     )
     np.testing.assert_array_equal(
-        neighborhood_connected(image, [centre], lower=90, upper=110, radius=1),
+        neighborhood_connected(image, [centre], lower=90, upper=110, radius_voxels=1),
         ndi.binary_erosion(inner, np.ones((3, 3, 3))),
     )
-    cc = confidence_connected(image, [centre], multiplier=2.5, iterations=3, initial_radius=1)
+    cc = confidence_connected(
+        image, [centre], multiplier=2.5, iterations=3, initial_radius_voxels=1
+    )
     np.testing.assert_array_equal(cc, inner)
 
 
@@ -318,7 +320,7 @@ def test_grow_from_seeds_rejects_bad_labels(labels, match):
 def test_auto_range_from_seed_neighbourhood():
     image = np.full((9, 9), 10.0)
     image[4, :] = 20.0  # the 3x3 box around (4, 4) holds three 20s and six 10s
-    lower, upper = auto_range(image, [(4, 4)], radius=1, multiplier=2.0)
+    lower, upper = auto_range(image, [(4, 4)], radius_voxels=1, multiplier=2.0)
     std = np.std([20] * 3 + [10] * 6, ddof=1)
     assert lower == pytest.approx(40 / 3 - 2 * std) and upper == pytest.approx(40 / 3 + 2 * std)
 
@@ -380,3 +382,64 @@ def test_fortran_float16_input_and_no_mutation():
     region = connected_threshold(image, [(0, 0)], lower=0, upper=1, max_fraction=None)
     assert region.dtype == bool and region.sum() == 8
     np.testing.assert_array_equal(image, before)
+
+
+# --- one public dialect ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("func", "args", "option"),
+    [
+        (connected_threshold, (np.zeros((4, 4)), [(1, 1)]), 0),
+        (confidence_connected, (np.zeros((4, 4)), [(1, 1)]), 2.5),
+        (neighborhood_connected, (np.zeros((4, 4)), [(1, 1)]), 0),
+        (grow_from_seeds, (np.zeros((4, 4)), [(0, 0), (3, 3)], [1, 2]), (1.0, 1.0)),
+        (auto_range, (np.zeros((4, 4)), [(1, 1)]), 1),
+    ],
+)
+def test_options_are_keyword_only(func, args, option):
+    with pytest.raises(TypeError, match="positional argument"):
+        func(*args, option)
+
+
+def test_voxel_radius_renames_warn_and_give_equal_results(pd_raw):
+    seed = [GUIDE["WhiteMatter"][0]]
+    with pytest.warns(
+        FutureWarning, match="`initial_radius` is deprecated, use `initial_radius_voxels`"
+    ):
+        old = confidence_connected(
+            pd_raw, seed, multiplier=2.5, initial_radius=2, max_fraction=None
+        )
+    new = confidence_connected(
+        pd_raw, seed, multiplier=2.5, initial_radius_voxels=2, max_fraction=None
+    )
+    np.testing.assert_array_equal(old, new)
+    assert new.sum() > 100
+    with pytest.warns(FutureWarning, match="`radius` is deprecated, use `radius_voxels`"):
+        old = neighborhood_connected(pd_raw, seed, lower=150, upper=180, radius=(1, 0))
+    new = neighborhood_connected(pd_raw, seed, lower=150, upper=180, radius_voxels=(1, 0))
+    np.testing.assert_array_equal(old, new)
+    assert new.sum() == 6666
+    with pytest.warns(FutureWarning, match="`radius` is deprecated"):
+        old = auto_range(pd_raw, seed, radius=2, multiplier=1.5)
+    assert old == auto_range(pd_raw, seed, radius_voxels=2, multiplier=1.5)
+    with pytest.warns(FutureWarning, match="`initial_radius` is deprecated"):
+        events = list(iter_confidence_connected(pd_raw, seed, initial_radius=2, max_fraction=None))
+    assert events[0].total == 5
+    with pytest.raises(TypeError, match="got both `radius` and `radius_voxels`"):
+        auto_range(pd_raw, seed, radius=1, radius_voxels=1)
+
+
+def test_public_functions_have_names_signatures_and_examples():
+    import inspect
+
+    from napari_segtools.core import region_growing as rg
+
+    for name in [n for n in rg.__all__ if n != "RegionLeakError"]:
+        func = getattr(rg, name)
+        assert func.__name__ == name
+        assert ">>> " in func.__doc__, name
+        params = inspect.signature(func).parameters.values()
+        options = [p for p in params if p.default is not inspect.Parameter.empty]
+        assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in options), name
+        assert not {"radius", "initial_radius"} & {p.name for p in params}, name

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_segtools.core._sitk import array_to_sitk, sitk_to_array
-from napari_segtools.core._types import Geometry
+from napari_segtools.core.geometry import Geometry
 
 sitk = pytest.importorskip("SimpleITK")
 

@@ -41,22 +41,22 @@ def _bimodal_int16(shape=(30, 40), seed=0):
 def test_threshold_mask_is_inclusive_range():
     image = np.array([[-5, 0, 226, 227], [3070, 3071, 3072, 10]], dtype=np.int16)
     expected = np.array([[0, 0, 1, 1], [1, 1, 0, 0]], bool)
-    np.testing.assert_array_equal(threshold_mask(image, low=226, high=3071), expected)
+    np.testing.assert_array_equal(threshold_mask(image, lower=226, upper=3071), expected)
 
 
 def test_threshold_mask_fractional_bounds_on_integers():
     image = np.arange(10, dtype=np.uint8)[None]
     np.testing.assert_array_equal(
-        threshold_mask(image, low=2.5, high=6.9)[0], (image[0] >= 3) & (image[0] <= 6)
+        threshold_mask(image, lower=2.5, upper=6.9)[0], (image[0] >= 3) & (image[0] <= 6)
     )
-    assert not threshold_mask(image, low=300, high=400).any()  # above the dtype's range
-    assert threshold_mask(image, low=-np.inf, high=np.inf).all()
+    assert not threshold_mask(image, lower=300, upper=400).any()  # above the dtype's range
+    assert threshold_mask(image, lower=-np.inf, upper=np.inf).all()
 
 
 def test_threshold_mask_float_and_nan():
     image = np.array([[0.5, np.nan, 1.5, 2.5]], dtype=np.float32)
     np.testing.assert_array_equal(
-        threshold_mask(image, low=1.0, high=2.5), [[False, False, True, True]]
+        threshold_mask(image, lower=1.0, upper=2.5), [[False, False, True, True]]
     )
 
 
@@ -64,7 +64,7 @@ def test_threshold_mask_reuses_out_and_leaves_input():
     image = _bimodal_int16()
     before = image.copy()
     out = np.ones(image.shape, bool)
-    result = threshold_mask(image, low=200, high=1000, out=out)
+    result = threshold_mask(image, lower=200, upper=1000, out=out)
     assert result is out
     np.testing.assert_array_equal(out, (before >= 200) & (before <= 1000))
     np.testing.assert_array_equal(image, before)
@@ -72,14 +72,14 @@ def test_threshold_mask_reuses_out_and_leaves_input():
 
 def test_threshold_mask_fortran_order_4d():
     image = np.asfortranarray(np.arange(2 * 3 * 4 * 5).reshape(2, 3, 4, 5))
-    assert threshold_mask(image, low=10, high=19).sum() == 10
+    assert threshold_mask(image, lower=10, upper=19).sum() == 10
 
 
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"low": 5, "high": 1}, "`low` must be <= `high`"),
-        ({"low": np.nan, "high": 1}, "`low` must be <= `high`"),
+        ({"lower": 5, "upper": 1}, "`lower` must be <= `upper`"),
+        ({"lower": np.nan, "upper": 1}, "`lower` must be <= `upper`"),
     ],
 )
 def test_threshold_mask_bad_range(kwargs, match):
@@ -89,14 +89,14 @@ def test_threshold_mask_bad_range(kwargs, match):
 
 def test_threshold_mask_rejects_bool_and_1d():
     with pytest.raises(TypeError, match="integer or float"):
-        threshold_mask(np.zeros((3, 3), bool), low=0, high=1)
+        threshold_mask(np.zeros((3, 3), bool), lower=0, upper=1)
     with pytest.raises(ValueError, match="2-D or 3-D or 4-D"):
-        threshold_mask(np.zeros(3), low=0, high=1)
+        threshold_mask(np.zeros(3), lower=0, upper=1)
 
 
 def test_real_ct_bone_mask_is_exact(ct_head):
     ct, bone, _ = ct_head
-    mask = threshold_mask(ct, low=226, high=3071)
+    mask = threshold_mask(ct, lower=226, upper=3071)
     assert mask.sum() == 475_759
     np.testing.assert_array_equal(mask, bone)
 
@@ -176,7 +176,7 @@ def test_multiotsu_on_real_ct_is_fast_and_ordered(ct_head):
     ct, _, _ = ct_head
     thresholds = auto_threshold(ct, method="multiotsu", classes=4)
     assert len(thresholds) == 3 and list(thresholds) == sorted(thresholds)
-    assert -1024 < thresholds[0] and thresholds[-1] < 2986
+    assert thresholds[0] > -1024 and thresholds[-1] < 2986
 
 
 def test_auto_threshold_errors():
@@ -236,3 +236,118 @@ def test_local_threshold_errors():
         local_threshold(np.zeros((4, 4)), spacing=(1, 1, 1), block_size_mm=3)
     with pytest.raises(ValueError, match="`method` must be one of"):
         local_threshold(np.zeros((4, 4)), spacing=(1, 1), block_size_mm=3, method="median")
+
+
+# ---------------------------------------------------------------- one public dialect
+@pytest.mark.parametrize(
+    ("func", "args"),
+    [
+        (threshold_mask, (np.zeros((3, 3)), 0, 1)),
+        (auto_threshold, (data.camera(), "otsu")),
+        (threshold_labels, (np.zeros((3, 3)), [1.0], 2)),
+        (local_threshold, (np.zeros((3, 3)), (1, 1), 3.0)),
+        (image_histogram, (np.zeros((3, 3)), 10)),
+    ],
+)
+def test_options_are_keyword_only(func, args):
+    with pytest.raises(TypeError, match="positional argument"):
+        func(*args)
+
+
+def test_public_threshold_functions_have_examples_and_annotations():
+    import inspect
+
+    for func in (threshold_mask, auto_threshold, threshold_labels, local_threshold):
+        assert ">>> " in func.__doc__
+        signature = inspect.signature(func)
+        assert signature.return_annotation is not inspect.Signature.empty
+        assert all(
+            p.annotation is not inspect.Parameter.empty for p in signature.parameters.values()
+        )
+
+
+# ---------------------------------------------------------------- threshold -> clean-up -> write
+def _settings(method="manual", **kwargs):
+    from napari_segtools.core.threshold_pipeline import ThresholdSettings
+
+    return ThresholdSettings(method, **{"lower": 226.0, "upper": 3071.0, **kwargs})
+
+
+def test_pipeline_writes_the_exact_bone_mask(ct_head):
+    from napari_segtools.core.threshold_pipeline import threshold_into_labels
+
+    ct, bone, geometry = ct_head
+    target = np.zeros(ct.shape, np.uint8)
+    out = threshold_into_labels(ct, target, settings=_settings(), spacing=geometry.spacing)
+    np.testing.assert_array_equal(out, bone.astype(np.uint8))
+    assert not target.any()  # the target is copied, never written
+
+
+def test_pipeline_multiotsu_cleans_each_label_and_paints_only_empty():
+    from napari_segtools.core.cleanup import CleanupSettings, clean_mask
+    from napari_segtools.core.threshold_pipeline import threshold_into_labels
+
+    image = data.camera()[::4, ::4]
+    thresholds = auto_threshold(image, method="multiotsu", classes=3)
+    settings = _settings("multiotsu", thresholds=thresholds)
+    target = np.zeros(image.shape, np.uint8)
+    target[:10] = 9
+    steps = CleanupSettings(min_size_mm3=20.0).steps(2)
+    out = threshold_into_labels(
+        image, target, settings=settings, spacing=(1, 1), steps=steps, first_label=2, mode="empty"
+    )
+    classes = threshold_labels(image, thresholds, first_label=2)
+    expected = np.zeros(image.shape, np.uint8)
+    for value in (2, 3, 4):
+        expected[clean_mask(classes == value, spacing=(1, 1), steps=steps)] = value
+    expected[:10] = 9
+    np.testing.assert_array_equal(out, expected)
+    assert set(np.unique(out[10:])) <= {0, 2, 3, 4} and (out[10:] == 4).any()
+
+
+def test_threshold_slice_equals_the_volume_result_for_a_local_threshold():
+    from napari_segtools.core.threshold_pipeline import threshold_segment, threshold_slice
+
+    rng = np.random.default_rng(2)
+    volume = ndi_smooth(rng.normal(100, 30, (20, 24, 24)))
+    settings = _settings("local", lower=50.0, upper=400.0, block_size_mm=6.0, offset=-2.0)
+    spacing = (1.5, 0.7, 0.7)
+    whole = threshold_segment(volume, settings=settings, spacing=spacing)
+    for z in (0, 7, 19):
+        np.testing.assert_array_equal(
+            threshold_slice(volume, z, settings=settings, spacing=spacing), whole[z]
+        )
+    manual = _settings(lower=90.0, upper=110.0)
+    np.testing.assert_array_equal(
+        threshold_slice(volume, 3, settings=manual, spacing=spacing),
+        (volume[3] >= 90) & (volume[3] <= 110),
+    )
+    with pytest.raises(ValueError, match="outside the volume"):
+        threshold_slice(volume, 20, settings=manual, spacing=spacing)
+
+
+def ndi_smooth(image):
+    from scipy import ndimage as ndi
+
+    return ndi.gaussian_filter(image, 1.0).astype(np.float32)
+
+
+def test_settings_are_checked_and_options_keyword_only():
+    from napari_segtools.core.threshold_pipeline import ThresholdSettings, threshold_segment
+
+    with pytest.raises(ValueError, match="`method` must be one of"):
+        ThresholdSettings("kmeans", lower=0, upper=1)
+    with pytest.raises(ValueError, match="needs its class boundaries"):
+        ThresholdSettings("multiotsu", lower=0, upper=1)
+    assert _settings("multiotsu", thresholds=(1.0, 2.0)).n_labels == 3
+    with pytest.raises(TypeError, match="positional argument"):
+        threshold_segment(np.zeros((3, 3)), _settings(), (1, 1))
+
+
+def test_threshold_mask_low_high_are_deprecated_spellings_of_lower_upper():
+    image = np.arange(12).reshape(3, 4)
+    new = threshold_mask(image, lower=3, upper=8)
+    with pytest.warns(FutureWarning, match="`low` is deprecated, use `lower`"):
+        old = threshold_mask(image, low=3, upper=8)
+    np.testing.assert_array_equal(old, new)
+    assert new.sum() == 6

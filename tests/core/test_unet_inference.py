@@ -13,6 +13,7 @@ from napari_segtools.core.unet import inference  # noqa: E402
 from napari_segtools.core.unet.inference import (  # noqa: E402
     gaussian_importance,
     iter_sliding_window,
+    plan_windows,
     resolve_device,
     window_starts,
 )
@@ -46,11 +47,33 @@ class _Pointwise(torch.nn.Module):
 
 
 def test_window_starts_known_answers():
-    assert window_starts(10, 4, 0.5) == [0, 2, 4, 6]
-    assert window_starts(9, 4, 0.5) == [0, 2, 4, 5]
-    assert window_starts(9, 4, 0.0) == [0, 4, 5]
-    assert window_starts(4, 4, 0.5) == [0]
-    assert window_starts(3, 8, 0.9) == [0]
+    assert window_starts(10, 4, overlap=0.5) == [0, 2, 4, 6]
+    assert window_starts(9, 4, overlap=0.5) == [0, 2, 4, 5]
+    assert window_starts(9, 4, overlap=0.0) == [0, 4, 5]
+    assert window_starts(4, 4, overlap=0.5) == [0]
+    assert window_starts(3, 8, overlap=0.9) == [0]
+
+
+def test_plan_windows_tiles_every_voxel():
+    windows = plan_windows((9, 10), (4, 4), overlap=0.5)
+    assert len(windows) == 4 * 4
+    assert windows[0] == (slice(0, 4), slice(0, 4)) and windows[-1] == (slice(5, 9), slice(6, 10))
+    covered = np.zeros((9, 10), int)
+    for w in windows:
+        covered[w] += 1
+    assert covered.min() >= 1
+
+
+def test_options_are_keyword_only():
+    net, image = _Pointwise(2), np.zeros((1, 8, 8), np.float32)
+    with pytest.raises(TypeError):
+        window_starts(10, 4, 0.5)
+    with pytest.raises(TypeError):
+        gaussian_importance((5,), 0.2)
+    with pytest.raises(TypeError):
+        plan_windows((8, 8), (4, 4), 0.5)
+    with pytest.raises(TypeError):
+        iter_sliding_window(net, image, (4, 4))
 
 
 def test_gaussian_importance_closed_form():
@@ -162,9 +185,12 @@ def test_oom_halves_the_batch_then_succeeds(monkeypatch):
     monkeypatch.setattr(inference, "_forward", forward)
     net = _Pointwise(2)
     image = np.random.default_rng(4).random((1, 12, 12), dtype=np.float32)
-    with pytest.warns(RuntimeWarning, match="batch size lowered to 2") as record:
+    with pytest.warns(RuntimeWarning, match="batch size lowered to") as record:
         out = _run(net, image, patch_size=(4, 4), batch_size=4)
-    assert "batch size lowered to 1" in str(record[1].message)
+    assert [str(r.message).rsplit(": ", 1)[-1] for r in record] == [
+        "batch size lowered to 2",
+        "batch size lowered to 1",
+    ]
     assert sizes[:3] == [4, 2, 1]
     np.testing.assert_allclose(out, _full(net, image), atol=1e-5)
 

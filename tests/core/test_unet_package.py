@@ -11,6 +11,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.usefixtures("torch_single_thread")
 
+from napari_segtools.core._types import run_to_completion  # noqa: E402
+from napari_segtools.core.geometry import Geometry  # noqa: E402
 from napari_segtools.core.unet import _preprocess as pre  # noqa: E402
 from napari_segtools.core.unet.model import UNet, UNetSpec  # noqa: E402
 from napari_segtools.core.unet.package import (  # noqa: E402
@@ -22,15 +24,22 @@ from napari_segtools.core.unet.package import (  # noqa: E402
 )
 
 SPEC = UNetSpec(spatial_dims=3, in_channels=1, out_channels=3, features=(4, 8))
+MM2 = Geometry((2.0, 2.0, 2.0))
 
 
 def _config(**changes) -> ModelConfig:
     data = {
-        "name": "tiny", "spatial_dims": 3, "in_channels": 1,
-        "class_names": ["background", "a", "b"], "class_colors": ["#000000", "#ff0000", "#00ff00"],
-        "spacing": [2.0, 2.0, 2.0], "normalization": {"method": "zscore"},
-        "patch_size": [8, 8, 8], "weights": "weights.pt", "architecture": SPEC.to_dict(),
-    }  # fmt: skip
+        "name": "tiny",
+        "spatial_dims": 3,
+        "in_channels": 1,
+        "class_names": ["background", "a", "b"],
+        "class_colors": ["#000000", "#ff0000", "#00ff00"],
+        "spacing": [2.0, 2.0, 2.0],
+        "normalization": {"method": "zscore"},
+        "patch_size": [8, 8, 8],
+        "weights": "weights.pt",
+        "architecture": SPEC.to_dict(),
+    }
     data.update(changes)
     return ModelConfig.from_dict(data)
 
@@ -47,12 +56,12 @@ def test_round_trip_predicts_like_the_module(tiny_package):
     folder, net = tiny_package
     predictor = load_model(folder)
     image = np.random.default_rng(0).random((8, 8, 8)).astype(np.float32) * 100
-    probs = predictor.predict_proba(image, spacing=(2, 2, 2), device="cpu")
+    probs = predictor.predict_proba(image, geometry=MM2, device="cpu")
     z = (image - image.mean()) / image.std()
     with torch.inference_mode():
         expected = torch.softmax(net(torch.from_numpy(z[None, None])), 1)[0].numpy()
     np.testing.assert_allclose(probs, expected, atol=1e-5)
-    labels = predictor.predict(image, spacing=(2, 2, 2), device="cpu")
+    labels = predictor.predict(image, geometry=MM2, device="cpu")
     assert labels.dtype == np.uint8 and np.array_equal(labels, expected.argmax(0))
     assert load_model(folder / "config.json").config == predictor.config
 
@@ -61,7 +70,7 @@ def test_result_comes_back_on_the_image_grid(tiny_package):
     """A 1 mm image is resampled to the model's 2 mm and the probabilities back to 1 mm."""
     predictor = load_model(tiny_package[0])
     image = np.random.default_rng(1).random((10, 12, 7)).astype(np.float32)
-    probs = predictor.predict_proba(image, spacing=(1.0, 1.0, 1.0), device="cpu")
+    probs = predictor.predict_proba(image, geometry=Geometry((1.0, 1.0, 1.0)), device="cpu")
     assert probs.shape == (3, 10, 12, 7)
     np.testing.assert_allclose(probs.sum(0), 1.0, atol=1e-5)
 
@@ -76,8 +85,10 @@ def test_direction_is_undone_after_prediction(tiny_package):
     perm, flips = pre.canonical_axes(direction, 3)
     assert perm == (1, 0, 2) and flips == (False, True, False)
     assert np.array_equal(pre.to_canonical(stored, perm, flips), canonical)
-    expected = predictor.predict(canonical, spacing=(2, 2, 2), device="cpu")
-    got = predictor.predict(stored, spacing=(2, 2, 2), direction=direction, device="cpu")
+    expected = predictor.predict(canonical, geometry=MM2, device="cpu")
+    got = predictor.predict(
+        stored, geometry=Geometry((2, 2, 2), direction=direction), device="cpu"
+    )
     assert np.array_equal(got, np.flip(expected.transpose(1, 0, 2), 0))
 
 
@@ -90,10 +101,8 @@ def test_torchscript_file_with_json_beside_it(tiny_package, tmp_path):
     del config["architecture"]
     (tmp_path / "net.json").write_text(json.dumps(config))
     image = np.random.default_rng(3).random((8, 8, 8)).astype(np.float32)
-    scripted = load_model(tmp_path / "net.pt").predict_proba(
-        image, spacing=(2, 2, 2), device="cpu"
-    )
-    original = load_model(folder).predict_proba(image, spacing=(2, 2, 2), device="cpu")
+    scripted = load_model(tmp_path / "net.pt").predict_proba(image, geometry=MM2, device="cpu")
+    original = load_model(folder).predict_proba(image, geometry=MM2, device="cpu")
     np.testing.assert_allclose(scripted, original, atol=1e-5)
 
 
@@ -186,15 +195,64 @@ def test_bad_normalization_and_class_colours():
 def test_channel_and_dimension_mismatch(tiny_package, shape, match):
     predictor = load_model(tiny_package[0])
     with pytest.raises(ValueError, match=match):
-        predictor.predict(np.zeros(shape, np.float32), spacing=(2, 2, 2))
+        predictor.predict(np.zeros(shape, np.float32), geometry=MM2)
 
 
-def test_spacing_is_required_and_checked(tiny_package):
+def test_geometry_is_required_and_checked(tiny_package):
     predictor = load_model(tiny_package[0])
+    image = np.zeros((8, 8, 8), np.float32)
+    with pytest.raises(TypeError, match="geometry"):
+        predictor.predict(image)  # no silent 1 mm default
+    with pytest.raises(ValueError, match="`geometry` has 2 axes but `image` is 3-D"):
+        predictor.predict(image, geometry=Geometry((1, 1)))
+    with pytest.raises(
+        TypeError,
+        match=r"`geometry` must be a Geometry\(spacing, origin, direction\) in mm.*got tuple",
+    ):
+        predictor.predict(image, geometry=(2, 2, 2))  # a bare spacing is not a geometry
+
+
+def test_options_are_keyword_only(tiny_package):
+    predictor = load_model(tiny_package[0])
+    image = np.zeros((8, 8, 8), np.float32)
+    for method in (predictor.predict, predictor.predict_proba, predictor.iter_predict_proba):
+        with pytest.raises(TypeError):
+            method(image, MM2)
     with pytest.raises(TypeError):
-        predictor.predict(np.zeros((8, 8, 8), np.float32))  # no silent 1 mm default
-    with pytest.raises(ValueError, match="`spacing` has 2 values but `image` is 3-D"):
-        predictor.predict(np.zeros((8, 8, 8), np.float32), spacing=(1, 1))
+        ModelConfig.from_dict(_config().to_dict(), "positional source")
+    with pytest.raises(TypeError):
+        Predictor(predictor.config, predictor.module, "positional source")
+    with pytest.raises(TypeError):
+        UNetSpec(3, 1, 3)
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba"])
+def test_deprecated_spacing_and_direction_warn_and_give_equal_results(tiny_package, method):
+    predictor = load_model(tiny_package[0])
+    image = np.random.default_rng(5).random((8, 6, 10)).astype(np.float32)
+    direction = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    call = getattr(predictor, method)
+    new = call(image, geometry=Geometry((1.0, 2.0, 1.5), direction=direction), device="cpu")
+    with pytest.warns(
+        FutureWarning, match=f"{method}\\(\\): `spacing`, `direction` are deprecated"
+    ):
+        old = call(image, spacing=(1.0, 2.0, 1.5), direction=direction, device="cpu")
+    np.testing.assert_array_equal(old, new)
+    with pytest.warns(FutureWarning):
+        isotropic = call(image, spacing=2.0, device="cpu")  # an old scalar spacing still works
+    np.testing.assert_array_equal(isotropic, call(image, geometry=MM2, device="cpu"))
+
+
+def test_deprecated_spacing_on_the_generator_and_conflicts(tiny_package):
+    predictor = load_model(tiny_package[0])
+    image = np.random.default_rng(6).random((8, 8, 8)).astype(np.float32)
+    with pytest.warns(FutureWarning):
+        gen = predictor.iter_predict_proba(image, spacing=(2, 2, 2), device="cpu")
+    np.testing.assert_array_equal(
+        run_to_completion(gen), predictor.predict_proba(image, geometry=MM2, device="cpu")
+    )
+    with pytest.raises(TypeError, match="got both `geometry` and spacing"):
+        predictor.predict(image, geometry=MM2, spacing=(2, 2, 2))
 
 
 def test_predictor_reports_class_count_mismatch(tiny_package):
@@ -203,4 +261,4 @@ def test_predictor_reports_class_count_mismatch(tiny_package):
     with pytest.raises(
         ValueError, match="model produced 3 channels but its config names 2 classes"
     ):
-        predictor.predict(np.zeros((8, 8, 8), np.float32), spacing=(2, 2, 2), device="cpu")
+        predictor.predict(np.zeros((8, 8, 8), np.float32), geometry=MM2, device="cpu")

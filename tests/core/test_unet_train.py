@@ -11,6 +11,7 @@ pytestmark = pytest.mark.usefixtures("torch_single_thread")
 
 from napari_segtools._cli import main  # noqa: E402
 from napari_segtools.core._types import run_to_completion  # noqa: E402
+from napari_segtools.core.geometry import Geometry  # noqa: E402
 from napari_segtools.core.io import read_image  # noqa: E402
 from napari_segtools.core.samples import MNI152_FOLDER, mni152_labels, sample_path  # noqa: E402
 from napari_segtools.core.unet.augment import AugmentSettings, random_copy  # noqa: E402
@@ -38,21 +39,21 @@ def test_labels_from_probability_maps_match_the_mni152_rule():
 
 def test_class_weights_are_median_frequency_balanced():
     case = TrainCase(np.zeros((1, 2, 4)), np.array([[0, 0, 0, 0], [1, 1, 2, 2]], np.uint8))
-    np.testing.assert_allclose(class_weights([case], 3), [0.5, 1.0, 1.0])
+    np.testing.assert_allclose(class_weights([case], classes=3), [0.5, 1.0, 1.0])
 
 
 def test_loss_is_near_zero_for_a_confident_correct_prediction():
     target = torch.tensor([[[0, 1], [2, 1]]])
     logits = 30.0 * torch.nn.functional.one_hot(target, 3).movedim(-1, 1).float()
-    assert float(dice_ce_loss(logits, target, torch.ones(3))) < 1e-4
-    wrong = dice_ce_loss(-logits, target, torch.ones(3))
+    assert float(dice_ce_loss(logits, target, weights=torch.ones(3))) < 1e-4
+    wrong = dice_ce_loss(-logits, target, weights=torch.ones(3))
     assert float(wrong) > 1.0
 
 
 def test_dice_per_class_known_answer():
     ref = np.array([[0, 1, 1, 2]])
     pred = np.array([[0, 1, 2, 2]])
-    np.testing.assert_allclose(dice_per_class(ref, pred, 3), [2 / 3, 2 / 3])
+    np.testing.assert_allclose(dice_per_class(ref, pred, classes=3), [2 / 3, 2 / 3])
 
 
 def test_random_copy_without_variation_is_the_identity():
@@ -77,6 +78,61 @@ def test_random_copies_are_reproducible_and_keep_label_values():
     assert np.array_equal(a[0].image, b[0].image) and np.array_equal(a[0].labels, b[0].labels)
     assert set(np.unique(a[0].labels)) <= {0, 2}
     assert not np.array_equal(a[0].image, image)
+
+
+def test_make_case_reorients_and_resamples():
+    """A 2 x 1 mm image stored with its axes swapped and the first one flipped."""
+    rng = np.random.default_rng(7)
+    image = rng.random((6, 4)).astype(np.float32)
+    labels = (image > 0.5).astype(np.uint8)
+    direction = np.array([[0.0, -1.0], [1.0, 0.0]])  # numpy axis 1 runs along -physical axis 0
+    case = make_case(
+        image, labels, geometry=Geometry((1.0, 2.0), direction=direction), target_spacing=(2, 1)
+    )
+    assert case.image.shape == (1, 4, 6) and case.labels.shape == (4, 6)
+    np.testing.assert_array_equal(case.labels, labels.T[::-1])
+    np.testing.assert_allclose(case.image[0], image.T[::-1], atol=1e-6)
+
+
+def test_make_case_deprecated_spacing_and_direction():
+    rng = np.random.default_rng(8)
+    image = rng.random((6, 4, 5)).astype(np.float32)
+    labels = (image > 0.5).astype(np.uint8)
+    direction = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    new = make_case(
+        image,
+        labels,
+        geometry=Geometry((1.0, 2.0, 1.0), direction=direction),
+        target_spacing=(2.0, 2.0, 2.0),
+    )
+    with pytest.warns(
+        FutureWarning, match=r"make_case\(\): `spacing`, `direction` are deprecated"
+    ):
+        old = make_case(
+            image,
+            labels,
+            spacing=(1.0, 2.0, 1.0),
+            direction=direction,
+            target_spacing=(2.0, 2.0, 2.0),
+        )
+    np.testing.assert_array_equal(old.image, new.image)
+    np.testing.assert_array_equal(old.labels, new.labels)
+
+
+def test_options_are_keyword_only():
+    case = TrainCase(np.zeros((1, 2, 4)), np.array([[0, 0, 0, 0], [1, 1, 2, 2]], np.uint8))
+    with pytest.raises(TypeError):
+        class_weights([case], 3)
+    with pytest.raises(TypeError):
+        dice_per_class(case.labels, case.labels, 3)
+    with pytest.raises(TypeError):
+        dice_ce_loss(torch.zeros(1, 3, 2), torch.zeros(1, 2, dtype=torch.long), torch.ones(3))
+    with pytest.raises(TypeError):
+        make_case(case.image, case.labels, Geometry((1, 1)))
+    with pytest.raises(TypeError):
+        AugmentSettings(12.0)
+    with pytest.raises(TypeError):
+        iter_train([case], None, [case])
 
 
 def _disc_case(seed):
@@ -160,7 +216,8 @@ def test_cli_trains_and_writes_a_loadable_package(tmp_path):
     predictor = load_model(tmp_path / "model")
     assert predictor.config.class_names == ("background", "class 1", "class 2")
     assert predictor.config.training["held_out"]["copy_indices"] == [1]
-    assert predictor.predict(case.image[0], spacing=(1, 1), device="cpu").shape == (40, 40)
+    prediction = predictor.predict(case.image[0], geometry=Geometry((1, 1)), device="cpu")
+    assert prediction.shape == (40, 40) and prediction.dtype == np.uint8
 
 
 def test_cli_reports_unpaired_files(tmp_path, capsys):
@@ -180,18 +237,11 @@ def test_shipped_model_reaches_its_stated_dice_on_the_held_out_copy():
     }
     t1, geometry = read_image(str(files["t1"]))
     maps = [read_image(str(files[k]))[0] for k in ("gm", "wm")]
-    case = make_case(
-        t1,
-        maps,
-        spacing=geometry.spacing,
-        direction=geometry.direction,
-        target_spacing=cfg.spacing,
-        map_threshold=127,
-    )
+    case = make_case(t1, maps, geometry=geometry, target_spacing=cfg.spacing, map_threshold=127)
     held_out = cfg.training["held_out"]
     index = held_out["copy_indices"][0]
     copy = validation_copies(case, spacing=cfg.spacing, count=1, start=index)[0]
-    labels = predictor.predict(copy.image, spacing=cfg.spacing, device="cpu")
-    dices = dice_per_class(copy.labels, labels, len(cfg.class_names))
-    for name, value in zip(cfg.class_names[1:], dices, strict=False):
+    labels = predictor.predict(copy.image, geometry=Geometry(cfg.spacing), device="cpu")
+    dices = dice_per_class(copy.labels, labels, classes=len(cfg.class_names))
+    for name, value in zip(cfg.class_names[1:], dices, strict=True):
         assert value >= np.floor(held_out["dice"][name] * 100) / 100, name

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from superqt.utils._qthreading import WorkerBase
+from qtpy.QtCore import QThreadPool
 
 
 @pytest.fixture
 def make_napari_viewer(make_napari_viewer, qtbot):
-    """napari's fixture, closing its viewers only after every background worker has finished.
+    """Use napari's fixture, closing its viewers only after every background worker finished.
 
     A worker still running at teardown holds the widget (and so the viewer) through its result
-    callback, which napari's leak check reports as an error on a busy machine.
+    callback, which napari's leak check reports as an error on a busy machine. Workers run on
+    Qt's global thread pool; once it is idle, pending ``finished`` signals are delivered.
     """
     yield make_napari_viewer
-    qtbot.waitUntil(lambda: not WorkerBase._worker_set, timeout=60_000)
+    pool = QThreadPool.globalInstance()
+    qtbot.waitUntil(lambda: pool.activeThreadCount() == 0, timeout=60_000)
+    qtbot.wait(10)

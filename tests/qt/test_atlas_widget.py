@@ -6,9 +6,10 @@ import threading
 
 import numpy as np
 import pytest
+from napari.layers import Labels
+from tests.atlas_cases import GM, WM, deformed_copy, load_mni152
 
 from napari_segtools._qt.atlas_widget import AtlasWidget
-from napari_segtools.core._atlas_cases import GM, WM, deformed_copy, load_mni152
 
 sitk = pytest.importorskip("SimpleITK")
 
@@ -27,12 +28,11 @@ def dice(a, b, label):
 def _viewer_with_case(make_napari_viewer, case):
     template, target = case
     viewer = make_napari_viewer()
-    viewer.add_image(target.image, name="T1", scale=target.spacing, translate=(10.0, -4.0, 2.0))
-    viewer.add_image(
-        template.image, name="MNI", scale=template.spacing, translate=(10.0, -4.0, 2.0)
-    )
+    shift = (10.0, -4.0, 2.0)
+    viewer.add_image(target.image, name="T1", scale=target.geometry.spacing, translate=shift)
+    viewer.add_image(template.image, name="MNI", scale=template.geometry.spacing, translate=shift)
     viewer.add_labels(
-        template.labels, name="MNI labels", scale=template.spacing, translate=(10.0, -4.0, 2.0)
+        template.labels, name="MNI labels", scale=template.geometry.spacing, translate=shift
     )
     return viewer
 
@@ -60,8 +60,8 @@ def test_deformable_propagation_end_to_end(make_napari_viewer, qtbot, case):
     _wait(qtbot, widget)
     assert widget.controls.last_error is None
     out = viewer.layers["T1 atlas labels"]
-    assert out._type_string == "labels"
-    np.testing.assert_allclose(out.scale, target.spacing)
+    assert isinstance(out, Labels)
+    np.testing.assert_allclose(out.scale, target.geometry.spacing)
     np.testing.assert_allclose(out.translate, (10.0, -4.0, 2.0))
     assert dice(out.data, target.labels, GM) >= 0.9 and dice(out.data, target.labels, WM) >= 0.9
     for name in (
@@ -72,9 +72,10 @@ def test_deformable_propagation_end_to_end(make_napari_viewer, qtbot, case):
     ):
         layer = viewer.layers[name]
         assert layer.data.shape == target.image.shape
-        np.testing.assert_allclose(layer.scale, target.spacing)
+        np.testing.assert_allclose(layer.scale, target.geometry.spacing)
     np.testing.assert_array_equal(viewer.layers["T1 probability 2"].data, out.data == WM)
-    assert "correlation with target" in widget.status.value
+    assert "correlation with target" in widget.controls.status.value
+    assert widget.status is widget.controls.status
     # a re-run updates the same output layer instead of adding another
     widget.preset.value = "same modality, fast"
     widget.controls.run_button.clicked()
@@ -107,11 +108,13 @@ def test_atlas_folder(make_napari_viewer, qtbot, case, tmp_path):
     template, target = case
     for role, arr in (("image", template.image), ("labels", template.labels)):
         img = sitk.GetImageFromArray(arr)
-        img.SetSpacing(template.spacing[::-1])
-        img.SetOrigin(template.origin[::-1])
+        img.SetSpacing(template.geometry.spacing[::-1])
+        img.SetOrigin(template.geometry.origin[::-1])
         sitk.WriteImage(img, str(tmp_path / f"mni_{role}.nii.gz"))
     viewer = make_napari_viewer()
-    viewer.add_image(target.image, name="T1", scale=target.spacing, translate=target.origin)
+    viewer.add_image(
+        target.image, name="T1", scale=target.geometry.spacing, translate=target.geometry.origin
+    )
     widget = AtlasWidget(viewer)
     widget.source.value = "folder"
     assert not widget.folder.native.isHidden() and widget.pairs.native.isHidden()
@@ -127,10 +130,28 @@ def test_missing_atlas_is_a_message_not_an_error(make_napari_viewer, tmp_path):
     viewer = make_napari_viewer()
     viewer.add_image(np.zeros((4, 5, 6), np.float32), name="T1")
     widget = AtlasWidget(viewer)
+    assert [layer.name for layer in widget.target.choices] == ["T1"]
+    widget.add_pair.clicked()
+    assert widget.controls.last_error == "Pick an atlas image and its labels first"
     widget.controls.run_button.clicked()
-    assert widget.status.value == "add at least one atlas (image + labels layer pair)"
+    assert widget.controls.last_error == "add at least one atlas (image + labels layer pair)"
+    assert widget.controls.status.value == widget.controls.last_error
     widget.source.value = "folder"
     widget.folder.value = tmp_path
     widget.controls.run_button.clicked()
-    assert "holds no '<name>_image.nii.gz'" in widget.status.value
+    assert "holds no '<name>_image.nii.gz'" in widget.controls.last_error
     assert widget.worker is None
+
+
+def test_pickers_offer_3d_layers_of_the_right_kind(make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((4, 5, 6), np.float32), name="volume")
+    viewer.add_image(np.zeros((5, 6), np.float32), name="slice")
+    viewer.add_image(np.zeros((5, 6, 3), np.uint8), name="photo", rgb=True)
+    viewer.add_labels(np.zeros((4, 5, 6), np.uint8), name="seg")
+    widget = AtlasWidget(viewer)
+    assert [layer.name for layer in widget.target.choices] == ["volume"]
+    assert [layer.name for layer in widget.atlas_image.choices] == ["volume"]
+    assert [layer.name for layer in widget.atlas_labels.choices] == ["seg"]
+    viewer.add_labels(np.zeros((4, 5, 6), np.uint8), name="seg 2")
+    assert [layer.name for layer in widget.atlas_labels.choices] == ["seg", "seg 2"]

@@ -11,7 +11,7 @@ from qtpy.QtWidgets import QApplication
 
 from napari_segtools._qt.evaluation_widget import ERROR_COLOURS, EvaluationWidget
 from napari_segtools._sample_pitfalls import metric_pitfalls
-from napari_segtools.core.metrics.report import METRIC_NAMES
+from napari_segtools.core.metrics.report import metric_names
 from napari_segtools.core.pitfall_gallery import pitfall_cases
 from napari_segtools.metrics import evaluate
 
@@ -23,7 +23,7 @@ def _run(widget, qtbot):
     widget.result = None
     widget.controls.run_button.changed.emit(True)
     worker = widget.worker
-    assert worker is not None, widget.message.value
+    assert worker is not None, widget.status.value
     qtbot.waitUntil(
         lambda: widget.result is not None or widget.controls.last_error is not None, timeout=20000
     )
@@ -61,7 +61,7 @@ def test_layers_default_by_name_and_pair_in_the_gallery(viewer):
     assert widget.reference.value.name == "ground truth"  # a new layer does not override it
     widget.reference.value = viewer.layers["holes reference"]
     assert widget.prediction.value.name == "holes prediction"
-    assert "hole inside the prediction" in widget.message.value  # the case's lesson
+    assert "hole inside the prediction" in widget.status.value  # the case's lesson
     widget.reference.value = viewer.layers["empty reference reference"]
     assert widget.prediction.value.name == "empty reference prediction"
     widget.reference.value = viewer.layers["empty prediction reference"]
@@ -73,22 +73,32 @@ def test_table_values_units_and_tooltips_match_engine(viewer, qtbot):
     viewer.add_labels(ref, name="reference", scale=SPACING)
     viewer.add_labels(pred, name="prediction", scale=SPACING)
     widget = EvaluationWidget(viewer)
-    widget.nsd_tolerance.value = 2.0
+    widget.nsd_tolerance_mm.value = 2.0
     widget.hd_percentile.value = 90.0
     widget.beta.value = 2.0
     result = _run(widget, qtbot)
-    expected = evaluate(ref, pred, spacing=SPACING, nsd_tolerance=2.0, hd_percentile=90, beta=2)
-    assert result.report.settings["nsd_tolerance"] == 2.0
+    expected = evaluate(ref, pred, spacing=SPACING, nsd_tolerance_mm=2.0, hd_percentile=90, beta=2)
+    assert result.report.settings["nsd_tolerance_mm"] == 2.0
+    assert expected.metric_names == metric_names(hd_percentile=90)
     table = widget.table
     assert table.rowCount() == 3
-    for row, values in [("1", expected.per_label[1]), ("2", expected.per_label[2]),
-                        ("mean", expected.mean)]:  # fmt: skip
-        for metric in METRIC_NAMES:
+    for row, values in [
+        ("1", expected.per_label[1]),
+        ("2", expected.per_label[2]),
+        ("mean", expected.mean),
+    ]:
+        for metric in expected.metric_names:
             np.testing.assert_equal(table.cell_value(row, metric), values[metric])
     assert table.cell_value("1", "dice") == pytest.approx(2 * 224 / 512)
     assert table.cell_value("1", "hd") == pytest.approx(0.8)
     headers = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
     assert "hd [mm]" in headers and "reference_volume [mm^3]" in headers and "dice" in headers
+    assert "hd90 [mm]" in headers and not any(h.startswith("hd95") for h in headers)
+    hd90_col = headers.index("hd90 [mm]")
+    assert "90th percentile" in table.horizontalHeaderItem(hd90_col).toolTip()
+    overlay_values = expected.per_label[result.overlay.label]
+    assert widget.plot.markers["hd90"] == pytest.approx(overlay_values["hd90"])
+    assert "hd95" not in widget.plot.markers
     for col in range(table.columnCount()):
         assert table.horizontalHeaderItem(col).toolTip().endswith(
             ")"
@@ -169,12 +179,15 @@ def test_csv_and_json_export(viewer, qtbot, tmp_path):
     result = _run(widget, qtbot)
     path = widget.export_report(tmp_path / "report.csv")
     lines = path.read_text().splitlines()
-    comments = {line[2:].split(": ", 1)[0]: line.split(": ", 1)[1]
-                for line in lines if line.startswith("# ")}  # fmt: skip
+    comments = {
+        line[2:].split(": ", 1)[0]: line.split(": ", 1)[1]
+        for line in lines
+        if line.startswith("# ")
+    }
     assert json.loads(comments["reference_layer"]) == "liver reference"
     assert json.loads(comments["prediction_layer"]) == "liver prediction"
     assert json.loads(comments["spacing"]) == list(SPACING)
-    assert json.loads(comments["nsd_tolerance"]) == 1.0
+    assert json.loads(comments["nsd_tolerance_mm"]) == 1.0
     rows = list(csv.DictReader(line for line in lines if not line.startswith("#")))
     assert [r["label"] for r in rows] == ["1", "2", "mean"]
     assert float(rows[0]["dice"]) == pytest.approx(result.report.per_label[1]["dice"])
@@ -189,7 +202,8 @@ def test_2d_against_3d_is_refused(viewer):
     viewer.add_labels(np.ones((8, 8), np.uint8), name="prediction")
     widget = EvaluationWidget(viewer)
     assert widget.prediction.value.name == "prediction"
-    assert "3-D" in widget.message.value and "2-D" in widget.message.value
+    assert "3-D" in widget.status.value and "2-D" in widget.status.value
+    assert widget.status.problem == widget.controls.last_error == widget.status.value
     assert not widget.controls.run_button.enabled
     assert widget.evaluate() is None and widget.result is None
 
@@ -202,12 +216,12 @@ def test_different_grids_refused_or_resampled(viewer, qtbot):
     viewer.add_labels(coarse, name="prediction", scale=(2.0, 2.0), translate=(0.5, 0.5))
     widget = EvaluationWidget(viewer)
     widget.grids.value = "refuse"
-    assert "scale (mm) (1, 1) vs (2, 2)" in widget.message.value
-    assert "translate" in widget.message.value and "shape" in widget.message.value
+    assert "spacing (1, 1) vs (2, 2) mm" in widget.status.value
+    assert "origin" in widget.status.value and "shape" in widget.status.value
     assert widget.evaluate() is None
     widget.grids.value = "resample prediction"
     result = _run(widget, qtbot)
-    assert "resampled (nearest neighbour)" in widget.message.value
+    assert "resampled (nearest neighbour)" in widget.status.value
     assert result.report.per_label[1]["dice"] == 1.0  # pixel centres map back exactly
     assert "resolution_mismatch" in {w.pitfall for w in result.report.warnings}
 
@@ -235,8 +249,9 @@ def test_auto_update_after_painting(viewer, qtbot):
     assert first.report.per_label[1]["dice"] == 1.0
     widget.auto_update.value = True
     pred_layer.paint((10, 10), 1, refresh=True)
-    qtbot.waitUntil(lambda: widget.result is not first and widget.result is not None,
-                    timeout=10000)  # fmt: skip
+    qtbot.waitUntil(
+        lambda: widget.result is not first and widget.result is not None, timeout=10000
+    )
     qtbot.waitUntil(lambda: not widget.worker.is_running, timeout=5000)
     assert widget.result.report.per_label[1]["fp"] > 0
 

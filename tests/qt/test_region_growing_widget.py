@@ -89,6 +89,26 @@ def test_seed_outside_range_and_leak_guard_are_messages(make_napari_viewer, qtbo
     click_run(widget)
     qtbot.waitUntil(lambda: "leak guard" in widget.status.value, timeout=10000)
     assert "above the limit of 30%" in widget.status.value
+    assert widget.controls.last_error == widget.status.value  # inline, as a user mistake
+    assert "PD region growing" not in viewer.layers
+
+
+def test_missing_seeds_are_refused_inline(make_napari_viewer, pd_slice):
+    viewer = make_napari_viewer()
+    viewer.add_image(pd_slice, name="PD")
+    widget = RegionGrowingWidget(viewer)
+    assert widget.method.value == "competitive"
+    viewer.layers["PD seeds"].add([WM])  # one label only; the automatic re-run refuses too
+    click_run(widget)
+    assert widget.worker is None
+    assert (
+        widget.controls.last_error
+        == "Add seeds of at least two labels in the image (e.g. background)."
+    )
+    widget.method.value = "connected"
+    widget.seed_label.value = 4
+    click_run(widget)
+    assert widget.controls.last_error == "Add a seed of label 4 in the image."
     assert "PD region growing" not in viewer.layers
 
 
@@ -154,7 +174,7 @@ def test_confidence_and_auto_range_methods(make_napari_viewer, qtbot, pd_slice):
     click_run(widget)
     out = wait_for_output(qtbot, widget, "PD region growing")
     expected = confidence_connected(
-        pd_slice, [WM], multiplier=2.5, iterations=5, initial_radius=2, max_fraction=None
+        pd_slice, [WM], multiplier=2.5, iterations=5, initial_radius_voxels=2, max_fraction=None
     )
     np.testing.assert_array_equal(out.data, expected.astype(np.uint8))
 
@@ -167,7 +187,7 @@ def test_confidence_and_auto_range_methods(make_napari_viewer, qtbot, pd_slice):
     qtbot.waitUntil(
         lambda: not np.array_equal(viewer.layers["PD region growing"].data, before), timeout=10000
     )
-    low, high = auto_range(pd_slice, [WM], radius=2, multiplier=1.5)
+    low, high = auto_range(pd_slice, [WM], radius_voxels=2, multiplier=1.5)
     assert widget.lower.value == pytest.approx(low, abs=0.01)
     expected = connected_threshold(
         pd_slice, [WM], lower=widget.lower.value, upper=widget.upper.value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from napari.layers import Image, Labels
 
 EXPECTED = {
     "ct_head": ((1.5, 0.9570312, 0.9570312), (108, 256, 256)),
@@ -20,8 +21,8 @@ def test_sample_opens_with_scale_and_reference(make_napari_viewer, key):
     viewer = make_napari_viewer()
     viewer.open_sample("napari-segtools", key)
     scale, shape = EXPECTED[key]
-    image = next(layer for layer in viewer.layers if layer._type_string == "image")
-    labels = next(layer for layer in viewer.layers if layer._type_string == "labels")
+    image = next(layer for layer in viewer.layers if isinstance(layer, Image))
+    labels = next(layer for layer in viewer.layers if isinstance(layer, Labels))
     assert image.data.shape == shape and labels.data.shape == shape
     np.testing.assert_allclose(image.scale, scale, rtol=1e-6)
     np.testing.assert_allclose(labels.scale, scale, rtol=1e-6)
@@ -52,7 +53,7 @@ def test_mni152_labels_match_documented_counts(make_napari_viewer):
 
 
 def test_oblique_file_opens_with_direction_as_affine(make_napari_viewer, tmp_path):
-    from napari_segtools.core._types import Geometry
+    from napari_segtools.core.geometry import Geometry
     from napari_segtools.core.io import write_image
 
     angle = np.deg2rad(10)

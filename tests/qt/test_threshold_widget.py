@@ -6,6 +6,7 @@ import importlib.resources
 
 import numpy as np
 import pytest
+from napari.layers import Labels
 
 from napari_segtools._qt.threshold_widget import ThresholdWidget
 from napari_segtools.core.cleanup import clean_mask
@@ -49,7 +50,7 @@ def test_manual_range_gives_the_exact_invesalius_bone_mask(ct_widget, ct_head, q
     assert widget.histogram.drawn == (226.0, 2986.0)
     _apply(widget, qtbot)
     out = viewer.layers["ct threshold"]
-    assert out._type_string == "labels" and out.data.dtype == np.uint8
+    assert isinstance(out, Labels) and out.data.dtype == np.uint8
     np.testing.assert_array_equal(out.data, bone.astype(np.uint8))
     np.testing.assert_allclose(out.scale, spacing)
     np.testing.assert_allclose(out.translate, (5.0, -3.0, 2.0))
@@ -181,6 +182,24 @@ def test_errors_are_one_line_messages(ct_widget, qtbot):
     widget.controls.run_button.native.click()
     assert widget.worker is None
     assert "has shape (4, 4)" in widget.status.value
+    assert widget.controls.last_error == widget.status.value  # said inline, as a user mistake
     widget.output.target.value = None
     widget.method.value = "minimum"
     assert "not bimodal" in widget.status.value
+    widget.method.value = "manual"
+    widget.cleanup.keep.value = "touching"  # no Points layer yet
+    widget.controls.run_button.native.click()
+    assert widget.worker is None
+    assert "needs at least one point" in widget.status.value
+
+
+def test_pickers_offer_layers_by_type(make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((8, 8), np.float32), name="img")
+    viewer.add_image(np.zeros((8, 8, 3), np.uint8), name="rgb", rgb=True)
+    viewer.add_labels(np.zeros((8, 8), np.uint8), name="seg")
+    viewer.add_points([[1, 1]], name="pts")
+    widget = ThresholdWidget(viewer)
+    assert [layer.name for layer in widget.image.choices] == ["img"]
+    assert [c.name for c in widget.output.target.choices if c is not None] == ["seg"]
+    assert [layer.name for layer in widget.cleanup.points.choices if layer is not None] == ["pts"]

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
+from napari.layers import Image, Labels
 
-pytest.importorskip("torch")
-pytestmark = pytest.mark.usefixtures("torch_single_thread")
+from napari_segtools._qt.unet_widget import FROM_FILE, UNetWidget
+from napari_segtools.core.io import read_image
+from napari_segtools.core.samples import sample_path
+from napari_segtools.core.unet._torch import TORCH_MISSING
 
-from napari_segtools._qt.unet_widget import FROM_FILE, UNetWidget, entropy  # noqa: E402
-from napari_segtools.core.io import read_image  # noqa: E402
-from napari_segtools.core.samples import sample_path  # noqa: E402
+needs_torch = pytest.mark.usefixtures("torch_single_thread")  # skips when torch is missing
 
 
 def _run(widget, qtbot, timeout=60_000):
@@ -34,15 +36,24 @@ def _tiny_package(tmp_path):
 
     spec = UNetSpec(spatial_dims=2, in_channels=1, out_channels=3, features=(4, 8))
     torch.manual_seed(0)
-    config = ModelConfig.from_dict({
-        "name": "tiny2d", "spatial_dims": 2, "in_channels": 1, "class_names": ["bg", "a", "b"],
-        "class_colors": ["#000000", "#ff0000", "#00ff00"], "spacing": [1.0, 1.0],
-        "normalization": {"method": "zscore"}, "patch_size": [16, 16], "weights": "weights.pt",
-        "architecture": spec.to_dict(),
-    })  # fmt: skip
+    config = ModelConfig.from_dict(
+        {
+            "name": "tiny2d",
+            "spatial_dims": 2,
+            "in_channels": 1,
+            "class_names": ["bg", "a", "b"],
+            "class_colors": ["#000000", "#ff0000", "#00ff00"],
+            "spacing": [1.0, 1.0],
+            "normalization": {"method": "zscore"},
+            "patch_size": [16, 16],
+            "weights": "weights.pt",
+            "architecture": spec.to_dict(),
+        }
+    )
     return save_package(tmp_path / "tiny2d", UNet(spec), config) / "config.json"
 
 
+@needs_torch
 def test_shipped_model_on_the_real_head(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     head, geometry = read_image(
@@ -58,15 +69,16 @@ def test_shipped_model_on_the_real_head(make_napari_viewer, qtbot):
     _run(widget, qtbot)
     assert widget.controls.last_error is None
     out = viewer.layers["head U-Net"]
-    assert out._type_string == "labels" and out.data.shape == crop.shape
+    assert isinstance(out, Labels) and out.data.shape == crop.shape
     np.testing.assert_allclose(out.scale, layer.scale)
     np.testing.assert_allclose(out.translate, layer.translate)
     assert list(out.features["class"]) == ["background", "grey matter", "white matter"]
     counts = np.bincount(out.data.ravel(), minlength=3)
     assert counts[1] > 1000 and counts[2] > 1000  # grey and white matter both found
-    assert "on cpu" in widget.status.value
+    assert "on cpu" in widget.controls.status.value
 
 
+@needs_torch
 def test_model_file_with_probability_and_entropy_layers(make_napari_viewer, qtbot, tmp_path):
     viewer = make_napari_viewer()
     image = np.random.default_rng(0).random((20, 24)).astype(np.float32)
@@ -84,13 +96,17 @@ def test_model_file_with_probability_and_entropy_layers(make_napari_viewer, qtbo
     probs = np.stack([viewer.layers[f"img U-Net P({n})"].data for n in ("a", "b")])
     assert probs.shape == (2, 20, 24) and (probs >= 0).all() and (probs.sum(0) <= 1 + 1e-5).all()
     ent = viewer.layers["img U-Net entropy"].data
-    assert ent.shape == (20, 24) and 0 <= ent.min() and ent.max() <= 1 + 1e-6
+    assert ent.shape == (20, 24) and ent.min() >= 0 and ent.max() <= 1 + 1e-6
+    full = np.concatenate([(1 - probs.sum(0))[None], probs])
+    p = np.clip(full, 1e-12, 1)
+    np.testing.assert_allclose(ent, -(p * np.log(p)).sum(0) / np.log(3), atol=1e-4)
     background = 1 - probs.sum(0)
     expected = np.argmax(np.concatenate([background[None], probs]), axis=0)
     assert np.array_equal(viewer.layers["img U-Net"].data, expected)
     np.testing.assert_allclose(viewer.layers["img U-Net"].scale, (0.5, 0.5))
 
 
+@needs_torch
 def test_corrupt_model_file_is_a_one_line_message(make_napari_viewer, qtbot, tmp_path):
     viewer = make_napari_viewer()
     viewer.add_image(np.zeros((8, 8), np.float32), name="img")
@@ -105,6 +121,24 @@ def test_corrupt_model_file_is_a_one_line_message(make_napari_viewer, qtbot, tmp
     assert "img U-Net" not in viewer.layers
 
 
-def test_entropy_known_answers():
-    assert entropy(np.array([[1.0], [0.0], [0.0]]))[0] == pytest.approx(0, abs=1e-9)
-    assert entropy(np.full((3, 1), 1 / 3))[0] == pytest.approx(1)
+def test_image_picker_offers_only_grey_images(make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.add_labels(np.zeros((8, 8), np.uint8), name="labels")
+    viewer.add_image(np.zeros((8, 8, 3), np.uint8), name="rgb", rgb=True)
+    grey = viewer.add_image(np.zeros((8, 8), np.float32), name="grey")
+    widget = UNetWidget(viewer)
+    assert widget.image.choices == (grey,)
+    assert isinstance(widget.image.value, Image)
+
+
+def test_without_torch_the_dock_opens_and_says_how_to_install(make_napari_viewer, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((8, 8), np.float32), name="img")
+    widget = UNetWidget(viewer)
+    assert widget.controls.last_error == TORCH_MISSING
+    assert widget.controls.status.value == TORCH_MISSING
+    assert not widget.controls.run_button.enabled
+    widget.run()  # refused inline, no worker started
+    assert widget.worker is None and widget.controls.last_error == TORCH_MISSING
+    assert "img U-Net" not in viewer.layers

@@ -1,8 +1,11 @@
-"""Clean-up settings in physical units, turned into steps for ``core.cleanup.iter_clean_mask``."""
+"""Clean-up controls in physical units, read into a ``core.cleanup.CleanupSettings``."""
 
 from __future__ import annotations
 
 from magicgui.widgets import ComboBox, Container, FloatSpinBox
+
+from ..core.cleanup import CleanupSettings
+from ._common import layer_choices
 
 _FILL = [
     ("off", "off"),
@@ -84,34 +87,18 @@ class CleanupOptions(Container):
         viewer.layers.events.removed.connect(self.points.reset_choices)
 
     def _points_choices(self, _widget=None):
-        return [
-            (layer.name, layer) for layer in self._viewer.layers if layer._type_string == "points"
-        ]
+        return layer_choices(self._viewer.layers, "points")
 
     def _on_keep(self, value):
         self.points.visible = value == "touching"
 
-    def steps(self, ndim: int, points=None) -> list[tuple[str, dict]]:
-        """Steps for a ``ndim``-D mask; ``points`` are voxel indices for "components at points"."""
-        steps: list[tuple[str, dict]] = []
-        for name, widget in (
-            ("open", self.open_mm),
-            ("close", self.close_mm),
-            ("median", self.median_mm),
-        ):
-            if widget.value > 0:
-                steps.append((name, {"radius_mm": widget.value}))
-        if self.min_size_mm3.value > 0:
-            steps.append(("remove_small", {"min_size_mm3": self.min_size_mm3.value}))
-        fill = self.fill_holes.value
-        if fill != "off":
-            steps.append(("fill_holes", {"axis": None if fill == "3d" or ndim == 2 else fill}))
-        if self.keep.value == "largest":
-            steps.append(("keep_largest", {}))
-        elif self.keep.value == "touching":
-            if points is None or len(points) == 0:
-                raise ValueError(
-                    "'Keep components at points' needs a Points layer with points on the image"
-                )
-            steps.append(("keep_touching", {"points": points}))
-        return steps
+    def settings(self) -> CleanupSettings:
+        """Return the clean-up the controls describe."""
+        return CleanupSettings(
+            open_radius_mm=self.open_mm.value,
+            close_radius_mm=self.close_mm.value,
+            median_radius_mm=self.median_mm.value,
+            min_size_mm3=self.min_size_mm3.value,
+            fill_holes=self.fill_holes.value,
+            keep=self.keep.value,
+        )

@@ -1,10 +1,12 @@
-"""Histogram or cumulative distribution of boundary distances, with HD95 and the NSD tolerance."""
+"""Histogram or cumulative distribution of boundary distances, with HDp and the NSD tolerance."""
 
 from __future__ import annotations
 
 import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
+
+from ..core.metrics.report import hd_key
 
 PLOT_KINDS = ("histogram", "CDF")
 
@@ -18,7 +20,7 @@ class DistancePlot(FigureCanvasQTAgg):
         self.setParent(parent)
         self.setMinimumHeight(200)
         self.axes = self.figure.add_subplot()
-        #: x position of each marker line drawn last, by name ("hd95", "tolerance")
+        #: x position of each marker line drawn last, by name (``hd_key(percentile)``, "tolerance")
         self.markers: dict[str, float] = {}
         self.clear_plot("no evaluation yet")
 
@@ -27,8 +29,9 @@ class DistancePlot(FigureCanvasQTAgg):
         self.axes.clear()
         self.markers = {}
         if message:
-            self.axes.text(0.5, 0.5, message, ha="center", va="center",
-                           transform=self.axes.transAxes)  # fmt: skip
+            self.axes.text(
+                0.5, 0.5, message, ha="center", va="center", transform=self.axes.transAxes
+            )
         self.axes.set_xticks([])
         self.axes.set_yticks([])
         self.draw_idle()
@@ -38,14 +41,14 @@ class DistancePlot(FigureCanvasQTAgg):
         ref_to_pred: np.ndarray,
         pred_to_ref: np.ndarray,
         *,
-        hd_percentile_value: float,
+        hd_value: float,
         percentile: float,
         tolerance: float,
         unit: str,
         kind: str = "histogram",
         title: str = "",
     ) -> None:
-        """Plot both directed distance sets and mark HD at ``percentile`` and the tolerance.
+        """Plot both directed distance sets and mark HD at ``percentile`` (``hd_value``) and the tolerance.
 
         Distances and ``tolerance`` are in ``unit`` (mm, or voxels without spacing).
         """
@@ -61,11 +64,12 @@ class DistancePlot(FigureCanvasQTAgg):
                 self.axes.step(x, np.arange(1, x.size + 1) / x.size, where="post", label=name)
             else:
                 self.axes.hist(dist, bins=bins, alpha=0.6, label=name)
-        self.markers = {"hd95": float(hd_percentile_value), "tolerance": float(tolerance)}
-        hd_text = f"HD{percentile:g} = {hd_percentile_value:.3g} {unit}"
-        self.axes.axvline(hd_percentile_value, color="crimson", ls="--", label=hd_text)
-        self.axes.axvline(tolerance, color="black", ls=":",
-                          label=f"NSD tolerance = {tolerance:g} {unit}")  # fmt: skip
+        self.markers = {hd_key(percentile): float(hd_value), "tolerance": float(tolerance)}
+        hd_text = f"HD{percentile:g} = {hd_value:.3g} {unit}"
+        self.axes.axvline(hd_value, color="crimson", ls="--", label=hd_text)
+        self.axes.axvline(
+            tolerance, color="black", ls=":", label=f"NSD tolerance = {tolerance:g} {unit}"
+        )
         self.axes.set_xlabel(f"boundary distance [{unit}]")
         self.axes.set_ylabel("fraction of boundary" if kind == "CDF" else "boundary voxels")
         self.axes.set_title(title, fontsize="small")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 from magicgui.widgets import ComboBox, Container, PushButton, SpinBox
+from napari.layers import Labels
 
-from ._layers import write_output
+from ._common import layer_choices
+from ._layers import find_layer, write_output
 
 _MODES = [
     ("overwrite all", "all"),
@@ -72,20 +74,18 @@ class LabelOutput(Container):
 
     def _target_choices(self, _widget=None):
         own = [(f"new layer '<image> {self._operation}'", None)]
-        labels = [
-            (layer.name, layer)
-            for layer in self._viewer.layers
-            if layer._type_string == "labels" and not layer.name.endswith(" preview")
-        ]
+        labels = layer_choices(
+            self._viewer.layers, "labels", where=lambda layer: not layer.name.endswith(" preview")
+        )
         return own + labels
 
     def resolve(self, source, dtype=np.uint8):
-        """The Labels layer to write into; the own layer is created empty on ``source``'s grid."""
+        """Return the Labels layer to write into; the own layer is created empty on ``source``'s grid."""
         layer = self.target.value
         if layer is None:
             name = f"{source.name} {self._operation}"
-            existing = self._viewer.layers[name] if name in self._viewer.layers else None
-            if existing is not None and existing.data.shape == source.data.shape:
+            existing = find_layer(self._viewer, name)
+            if isinstance(existing, Labels) and existing.data.shape == source.data.shape:
                 return existing
             return write_output(
                 self._viewer, name, np.zeros(source.data.shape, dtype), source=source
@@ -98,7 +98,7 @@ class LabelOutput(Container):
         return layer
 
     def paint_options(self) -> dict:
-        """Keyword options for ``core.cleanup.paint_labels``."""
+        """Return the keyword options of ``core.cleanup.paint_labels`` (mode, inside label)."""
         return {"mode": self.mode.value, "inside_label": self.inside_label.value}
 
     def commit(self, layer, region: tuple, block: np.ndarray) -> None:

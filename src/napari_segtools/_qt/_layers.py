@@ -1,46 +1,57 @@
-"""Layer <-> (array, Geometry) conversion and the widgets' own output layers."""
+"""The one layer <-> array glue: layer -> (array, Geometry), points -> voxel indices, result -> layer."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+import napari.layers
 import numpy as np
 
-from ..core._types import Geometry
+from ..core.geometry import Geometry, layer_geometry
 
 if TYPE_CHECKING:
     import napari
 
-
-def layer_geometry(layer) -> Geometry:
-    """Spacing (``scale``), origin (``translate``) and direction (metadata) of a layer, in mm."""
-    direction = layer.metadata.get("direction") if hasattr(layer, "metadata") else None
-    return Geometry(
-        spacing=tuple(float(s) for s in layer.scale),
-        origin=tuple(float(t) for t in layer.translate),
-        direction=None if direction is None else np.asarray(direction, float),
-    )
+__all__ = [
+    "current_slice_index",
+    "find_layer",
+    "layer_to_array",
+    "points_to_indices",
+    "write_output",
+]
 
 
 def layer_to_array(layer) -> tuple[np.ndarray, Geometry]:
-    """The layer's full data as a numpy array, with its geometry."""
+    """Return the layer's full data as a numpy array, with its geometry."""
     return np.asarray(layer.data), layer_geometry(layer)
 
 
-def geometry_kwargs(geometry: Geometry) -> dict[str, Any]:
-    """Layer keyword arguments (scale, translate, metadata) placing data at ``geometry``."""
-    kwargs: dict[str, Any] = {"scale": geometry.spacing, "translate": geometry.origin}
-    if not geometry.is_axis_aligned:
-        kwargs["metadata"] = {"direction": geometry.direction.tolist()}
-    return kwargs
-
-
 def current_slice_index(viewer: napari.Viewer, layer) -> tuple[int, ...]:
-    """Data indices of the viewer's position on the layer's leading (non-displayed) axes."""
+    """Return the data indices of the viewer's position on the layer's leading (non-displayed) axes."""
     world = viewer.dims.point[-layer.ndim :]
     data = layer.world_to_data(world)
     leading = layer.ndim - 2
     return tuple(int(np.clip(round(data[i]), 0, layer.data.shape[i] - 1)) for i in range(leading))
+
+
+def points_to_indices(points, layer, lead: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """Map a Points layer onto ``layer``'s voxel grid, keeping the points at ``lead``.
+
+    Returns the rounded voxel indices of the kept points on the axes after ``lead`` (an
+    ``(N, layer.ndim - len(lead))`` int array) and the bool selection of kept points, so callers
+    can pick the matching features.
+    """
+    if points is None or len(points.data) == 0:
+        return np.empty((0, layer.ndim - len(lead)), int), np.zeros(0, bool)
+    world = [points.data_to_world(p) for p in points.data]
+    index = np.round(np.array([layer.world_to_data(w) for w in world], dtype=float)).astype(int)
+    keep = np.all(index[:, : len(lead)] == np.asarray(lead, int), axis=1)
+    return index[keep, len(lead) :], keep
+
+
+def find_layer(viewer: napari.Viewer, name: str):
+    """Return the viewer's layer called ``name``, or None."""
+    return next((layer for layer in viewer.layers if layer.name == name), None)
 
 
 def write_output(
@@ -58,12 +69,9 @@ def write_output(
     (re)created; it copies ``source``'s scale, translate, affine and geometry metadata.
     Returns the layer.
     """
-    existing = viewer.layers[name] if name in viewer.layers else None
-    if (
-        existing is not None
-        and existing._type_string == kind
-        and existing.data.shape == data.shape
-    ):
+    layer_class = getattr(napari.layers, kind.title())
+    existing = find_layer(viewer, name)
+    if isinstance(existing, layer_class) and existing.data.shape == data.shape:
         existing.data = data
         for key, value in kwargs.items():
             setattr(existing, key, value)

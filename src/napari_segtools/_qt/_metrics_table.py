@@ -39,7 +39,7 @@ METRIC_HELP = {
     "prediction_volume": "Volume of the predicted structure.",
     "hd": "Hausdorff distance: the largest distance from either boundary to the other "
     "(a single outlier sets it).",
-    "hd95": "Hausdorff distance at the chosen percentile: the larger of the two directed "
+    "hd95": "Hausdorff distance at the 95th percentile: the larger of the two directed "
     "percentiles, robust to a few outliers.",
     "assd": "Average symmetric surface distance: all boundary distances of both directions "
     "pooled and averaged.",
@@ -53,6 +53,18 @@ METRIC_HELP = {
     "prediction_components": "Number of connected components (face connectivity) in the "
     "prediction.",
 }
+
+
+def metric_help(metric: str, report: EvaluationReport | None = None) -> str:
+    """Return the header tooltip of ``metric``; the robust Hausdorff names its percentile."""
+    if report is not None and metric == report.hd_key:
+        percentile = report.settings.get("hd_percentile", 95)
+        return (
+            f"Hausdorff distance at the {percentile:g}th percentile: the larger of the two "
+            "directed percentiles, robust to a few outliers."
+        )
+    return METRIC_HELP[metric]
+
 
 _INTEGER = {"tp", "fp", "fn", "tn", "reference_components", "prediction_components"}
 #: role under which each cell keeps its exact value
@@ -79,11 +91,16 @@ class MetricsTable(QTableWidget):
         self.report: EvaluationReport | None = None
         self.show_report(None)
 
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        """Metric columns shown: the report's own (``hd90`` at the 90th percentile)."""
+        return self.report.metric_names if self.report else METRIC_NAMES
+
     def headers(self) -> list[str]:
         """Column titles, each metric with its unit in brackets."""
         units = self.report.units if self.report else {}
         return ["label", "case"] + [
-            f"{m} [{units[m]}]" if units.get(m) else m for m in METRIC_NAMES
+            f"{m} [{units[m]}]" if units.get(m) else m for m in self.metric_names
         ]
 
     def show_report(self, report: EvaluationReport | None) -> None:
@@ -91,10 +108,11 @@ class MetricsTable(QTableWidget):
         self.report = report
         rows = [] if report is None else list(report.per_label)
         self.clear()
-        self.setColumnCount(2 + len(METRIC_NAMES))
+        names = self.metric_names
+        self.setColumnCount(2 + len(names))
         self.setHorizontalHeaderLabels(self.headers())
-        for col, metric in enumerate(METRIC_NAMES, start=2):
-            self.horizontalHeaderItem(col).setToolTip(METRIC_HELP[metric])
+        for col, metric in enumerate(names, start=2):
+            self.horizontalHeaderItem(col).setToolTip(metric_help(metric, report))
         self.horizontalHeaderItem(0).setToolTip("Label id; 'mean' averages over the labels.")
         self.horizontalHeaderItem(1).setToolTip(
             "ok, or which mask is empty (then some metrics are undefined: NaN)"
@@ -104,7 +122,7 @@ class MetricsTable(QTableWidget):
             self._set_row(row, str(label), report.cases[label], report.per_label[label])
         if report is not None:
             self._set_row(len(rows), "mean", "", report.mean)
-            for col, metric in enumerate(METRIC_NAMES, start=2):
+            for col, metric in enumerate(names, start=2):
                 count = report.not_nan_count.get(metric, 0)
                 self.item(len(rows), col).setToolTip(
                     f"mean over {count} of {len(rows)} labels (undefined values left out)"
@@ -114,7 +132,7 @@ class MetricsTable(QTableWidget):
     def _set_row(self, row: int, label: str, case: str, values: dict) -> None:
         self.setItem(row, 0, QTableWidgetItem(label))
         self.setItem(row, 1, QTableWidgetItem(case))
-        for col, metric in enumerate(METRIC_NAMES, start=2):
+        for col, metric in enumerate(self.metric_names, start=2):
             value = values.get(metric, float("nan"))
             item = QTableWidgetItem(format_value(metric, value))
             item.setData(VALUE_ROLE, float(value))
@@ -123,14 +141,14 @@ class MetricsTable(QTableWidget):
 
     def cell_value(self, row_label: str, metric: str) -> float:
         """Exact value behind the cell of row ``row_label`` ("1", "mean", ...) and ``metric``."""
-        col = 2 + METRIC_NAMES.index(metric)
+        col = 2 + self.metric_names.index(metric)
         for row in range(self.rowCount()):
             if self.item(row, 0).text() == row_label:
                 return float(self.item(row, col).data(VALUE_ROLE))
         raise KeyError(f"no row {row_label!r} in the table")
 
     def as_text(self) -> str:
-        """The table as tab-separated text with a header line (what Copy puts on the clipboard)."""
+        """Return the table as tab-separated text with a header line (what Copy copies)."""
         lines = ["\t".join(self.headers())]
         for row in range(self.rowCount()):
             lines.append("\t".join(self.item(row, c).text() for c in range(self.columnCount())))

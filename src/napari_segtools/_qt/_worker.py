@@ -6,14 +6,16 @@ at its next yield and leaves every layer untouched; errors become a one-line not
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 from magicgui.widgets import Container, ProgressBar, PushButton
 from napari.qt.threading import GeneratorWorker, create_worker
 from napari.utils import progress
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_info
 
 from ..core._types import Progress
+from ._common import StatusLine
 
 
 def _drive(gen):
@@ -34,10 +36,15 @@ class RunControls(Container):
             widgets=[self.run_button, self.cancel_button], layout="horizontal", labels=False
         )
         buttons.margins = (0, 0, 0, 0)
-        super().__init__(widgets=[buttons, self.progress], labels=False, **kwargs)
+        #: the dock's one status line: results, user mistakes inline, failures
+        self.status = StatusLine()
+        super().__init__(widgets=[buttons, self.progress, self.status], labels=False, **kwargs)
         self.margins = (0, 0, 0, 0)
-        #: message of the last failure, for the status line and for tests
-        self.last_error: str | None = None
+
+    @property
+    def last_error(self) -> str | None:
+        """Message of the last failure or refusal, ``None`` after a success."""
+        return self.status.problem
 
 
 def run_generator(
@@ -56,7 +63,7 @@ def run_generator(
     gen = gen_func(*args, **kwargs)  # a generator object: nothing runs before the first yield
     worker: GeneratorWorker = create_worker(_drive, gen, _ignore_errors=True)
     bar = progress(total=0, desc=title)
-    controls.last_error = None
+    controls.status.say("")
     controls.progress.visible = True
     controls.progress.value = 0
 
@@ -72,25 +79,22 @@ def run_generator(
             bar.refresh()
 
     def on_error(exc: BaseException):
-        controls.last_error = f"{title} failed: {exc}"
-        show_error(controls.last_error)
+        controls.status.fail(f"{title} failed: {exc}", exc)
 
     def on_aborted():
         # the worker stops at a yield but leaves the generator open: close it so its `finally`
         # blocks release resources (and stop a running registration) now, not at collection
         gen.close()
-        controls.last_error = f"{title} cancelled; no layer was changed"
-        show_info(controls.last_error)
+        controls.status.refuse(f"{title} cancelled; no layer was changed")
+        show_info(controls.status.problem)
 
     def on_finished():
         bar.close()
         controls.progress.visible = False
         controls.run_button.enabled = True
         controls.cancel_button.enabled = False
-        try:
+        with contextlib.suppress(TypeError, RuntimeError):  # already disconnected
             controls.cancel_button.changed.disconnect(worker.quit)
-        except (TypeError, RuntimeError):  # already disconnected
-            pass
 
     worker.yielded.connect(on_yield)
     worker.returned.connect(on_returned)

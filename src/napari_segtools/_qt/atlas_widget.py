@@ -6,25 +6,29 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from magicgui.widgets import (
     CheckBox,
     ComboBox,
     Container,
     FileEdit,
     FloatSpinBox,
-    Label,
     PushButton,
     Select,
     SpinBox,
 )
 from napari.utils.notifications import show_warning
 
-from ..core.registration import PRESETS
-from ._layers import layer_to_array, write_output
+from ..core.geometry import layer_geometry
+from ..core.registration import PRESETS, RegistrationSettings
+from ._common import USER_ERRORS, layer_choices
+from ._layers import write_output
 from ._worker import RunControls, run_generator
 
 if TYPE_CHECKING:
     import napari
+
+    from ..core.atlas import Atlas
 
 _SOURCES = [("Layer pairs", "layers"), ("Atlas folder", "folder")]
 _METRICS = [
@@ -47,7 +51,7 @@ _FUSIONS = [
 class AtlasWidget(Container):
     """Propagate atlas labels onto a target image (single atlas or multi-atlas with fusion)."""
 
-    def __init__(self, viewer: napari.viewer.Viewer):
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
         self.viewer = viewer
         self.worker = None
         self._pairs: dict[str, tuple] = {}
@@ -169,7 +173,8 @@ class AtlasWidget(Container):
             visible=False,
         )
         self.controls = RunControls("Propagate")
-        self.status = Label(value="")
+        #: the dock's status line (the shared one of the run controls)
+        self.status = self.controls.status
         super().__init__(
             widgets=[
                 self.target,
@@ -184,7 +189,6 @@ class AtlasWidget(Container):
                 self.show_advanced,
                 self.advanced,
                 self.controls,
-                self.status,
             ]
         )
         self.source.changed.connect(self._on_source)
@@ -199,18 +203,10 @@ class AtlasWidget(Container):
 
     # ------------------------------------------------------------------ inputs
     def _images(self, _widget=None):
-        return [
-            (ly.name, ly)
-            for ly in self.viewer.layers
-            if ly._type_string == "image" and not ly.rgb and ly.ndim == 3
-        ]
+        return layer_choices(self.viewer.layers, "image", ndim=(3,))
 
     def _labels(self, _widget=None):
-        return [
-            (ly.name, ly)
-            for ly in self.viewer.layers
-            if ly._type_string == "labels" and ly.ndim == 3
-        ]
+        return layer_choices(self.viewer.layers, "labels", ndim=(3,))
 
     def _pair_choices(self, _widget=None):
         alive = {id(ly) for ly in self.viewer.layers}
@@ -220,7 +216,7 @@ class AtlasWidget(Container):
     def _on_add_pair(self, *_):
         image, labels = self.atlas_image.value, self.atlas_labels.value
         if image is None or labels is None:
-            self.status.value = "Pick an atlas image and its labels first"
+            self.controls.status.refuse("Pick an atlas image and its labels first")
             return
         key = f"{image.name} + {labels.name}"
         self._pairs[key] = (image, labels)
@@ -240,8 +236,8 @@ class AtlasWidget(Container):
         self.deformable_iterations.value = s.deformable_iterations
         self.demons_smoothing_mm.value = s.demons_smoothing_mm
 
-    def settings(self):
-        """The registration settings: the preset with the advanced fields applied."""
+    def settings(self) -> RegistrationSettings:
+        """Return the registration settings: the preset with the advanced fields applied."""
         return replace(
             PRESETS[self.preset.value],
             transform=self.transform.value,
@@ -252,8 +248,10 @@ class AtlasWidget(Container):
             demons_smoothing_mm=self.demons_smoothing_mm.value,
         )
 
-    def _atlases(self):
-        """Atlas tuples from the selected pairs (or the pair in the pickers), or a folder path."""
+    def _atlases(self) -> list[Atlas] | Path:
+        """Return the atlases of the selected pairs (or of the pair in the pickers), or a folder."""
+        from ..core.atlas import Atlas
+
         if self.source.value == "folder":
             folder = Path(self.folder.value)
             if not folder.is_dir():
@@ -268,15 +266,13 @@ class AtlasWidget(Container):
             pairs = [(self.atlas_image.value, self.atlas_labels.value)]
         if not pairs:
             raise ValueError("add at least one atlas (image + labels layer pair)")
-        atlases = []
-        for image_layer, labels_layer in pairs:
-            image, geometry = layer_to_array(image_layer)
-            labels, _ = layer_to_array(labels_layer)
-            atlases.append((image, labels, geometry.spacing, geometry.origin, geometry.direction))
-        return atlases
+        return [
+            Atlas(np.asarray(image.data), np.asarray(labels.data), layer_geometry(image))
+            for image, labels in pairs
+        ]
 
     # ------------------------------------------------------------------ run
-    def run(self, *_):
+    def run(self, *_: object) -> None:
         """Start the propagation in a worker; results land in this widget's output layers."""
         from ..core.atlas import iter_propagate_atlases, read_atlas_folder
 
@@ -287,20 +283,15 @@ class AtlasWidget(Container):
             atlases = self._atlases()
             if isinstance(atlases, Path):
                 atlases = read_atlas_folder(atlases)
-        except ValueError as exc:
-            self.status.value = str(exc)
-            show_warning(str(exc))
+        except USER_ERRORS as exc:
+            self.controls.status.refuse(str(exc))
             return
-        image, geometry = layer_to_array(target)
-        self.status.value = f"registering {len(atlases)} atlas(es)..."
         self.worker = run_generator(
             self.controls,
             iter_propagate_atlases,
-            image,
+            np.asarray(target.data),
             atlases,
-            target_spacing=geometry.spacing,
-            target_origin=geometry.origin,
-            target_direction=None if geometry.is_axis_aligned else geometry.direction,
+            geometry=layer_geometry(target),
             settings=self.settings(),
             fusion=self.fusion.value,
             top_k=min(self.top_k.value, len(atlases)) or None,
@@ -309,7 +300,7 @@ class AtlasWidget(Container):
             title="Atlas propagation",
             on_returned=lambda result: self._show(target, result),
         )
-        self.worker.aborted.connect(lambda: setattr(self.status, "value", "cancelled"))
+        self.controls.status.say(f"registering {len(atlases)} atlas(es)...")
 
     def _show(self, target, result):
         name = target.name
@@ -348,11 +339,11 @@ class AtlasWidget(Container):
                     visible=False,
                 )
         similarity = ", ".join(f"{s:.2f}" for s in result.similarity)
-        self.status.value = (
+        self.controls.status.say(
             f"fused {len(result.selected)} atlas(es) by {self.fusion.value}; "
             f"correlation with target: {similarity}"
         )
         for message in result.warnings:
             show_warning(message)
         if result.warnings:
-            self.status.value = result.warnings[0]
+            self.controls.status.refuse(result.warnings[0])

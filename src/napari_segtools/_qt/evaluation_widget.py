@@ -19,15 +19,19 @@ from napari.utils.colormaps import DirectLabelColormap
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QFileDialog
 
-from ._distance_plot import PLOT_KINDS, DistancePlot
-from ._evaluation_inputs import (
+from ..core.metrics.maps import present_labels
+from ..core.metrics.report import write_report
+from ..core.metrics.workflow import (
+    EvaluationOptions,
+    EvaluationResult,
     default_prediction,
     default_reference,
-    pair_problem,
-    prepare_inputs,
-    present_labels,
+    iter_evaluation,
+    iter_overlay,
 )
-from ._evaluation_run import EvaluationResult, iter_evaluation, iter_overlay, write_report
+from ._common import layer_choices
+from ._distance_plot import PLOT_KINDS, DistancePlot
+from ._evaluation_inputs import pair_problem, prepare_inputs
 from ._layers import write_output
 from ._metrics_table import MetricsTable, WarningsList
 from ._worker import RunControls, run_generator
@@ -42,7 +46,7 @@ _OUTPUT_KEY = "napari_segtools_evaluation_output"
 
 
 def _boxed(qwidget) -> Container:
-    """A label-less magicgui Container holding one plain Qt widget (keeps the layout order)."""
+    """Wrap one plain Qt widget in a label-less magicgui Container (keeps the layout order)."""
     box = Container(labels=False)
     box.margins = (0, 0, 0, 0)
     box.native.layout().addWidget(qwidget)
@@ -64,60 +68,86 @@ class EvaluationWidget(Container):
         self._checked_pair: tuple = (None, None)
         self._present_ids: list[int] = []
         pickers = {"choices": self._layer_choices, "nullable": True}
-        self.reference = ComboBox(label="Reference", tooltip="Labels layer taken as the truth",
-                                  **pickers)  # fmt: skip
-        self.prediction = ComboBox(label="Prediction", tooltip="Labels layer to evaluate",
-                                   **pickers)  # fmt: skip
+        self.reference = ComboBox(
+            label="Reference", tooltip="Labels layer taken as the truth", **pickers
+        )
+        self.prediction = ComboBox(
+            label="Prediction", tooltip="Labels layer to evaluate", **pickers
+        )
         self.grids = ComboBox(
-            label="Different grids", value="resample prediction",
+            label="Different grids",
+            value="resample prediction",
             choices=["resample prediction", "refuse"],
             tooltip="When shape, scale or translate differ: resample the prediction onto the "
             "reference grid (nearest neighbour), or refuse and say what differs",
-        )  # fmt: skip
+        )
         self.all_labels = CheckBox(
-            text="All labels", value=True,
+            text="All labels",
+            value=True,
             tooltip="Evaluate every non-zero label id found in either layer",
-        )  # fmt: skip
+        )
         # choices are callables: napari's reset_choices() on layer changes must not clear them
         self.label_ids = Select(
-            label="Labels", choices=lambda _w: self._present_ids, visible=False,
+            label="Labels",
+            choices=lambda _w: self._present_ids,
+            visible=False,
             tooltip="Label ids to evaluate (Ctrl-click for several)",
-        )  # fmt: skip
-        self.nsd_tolerance = FloatSpinBox(
-            label="NSD tolerance (mm)", value=1.0, min=0.0, max=1000.0, step=0.1,
+        )
+        self.nsd_tolerance_mm = FloatSpinBox(
+            label="NSD tolerance (mm)",
+            value=1.0,
+            min=0.0,
+            max=1000.0,
+            step=0.1,
             tooltip="Boundary distance (mm) under which a boundary voxel counts as correct in NSD",
-        )  # fmt: skip
+        )
         self.beta = FloatSpinBox(
-            label="F-beta beta", value=1.0, min=0.01, max=100.0, step=0.5,
+            label="F-beta beta",
+            value=1.0,
+            min=0.01,
+            max=100.0,
+            step=0.5,
             tooltip="Weight of recall against precision in the F-beta score",
-        )  # fmt: skip
+        )
         self.hd_percentile = FloatSpinBox(
-            label="HD percentile (%)", value=95.0, min=0.0, max=100.0, step=1.0,
-            tooltip="Percentile of the boundary distances reported as 'hd95' (100 = plain HD)",
-        )  # fmt: skip
+            label="HD percentile (%)",
+            value=95.0,
+            min=0.0,
+            max=100.0,
+            step=1.0,
+            tooltip="Percentile of the robust Hausdorff distance; its column is named for it "
+            "(hd95 at 95, hd90 at 90, hd99_5 at 99.5; 100 = plain HD)",
+        )
         self.empty = ComboBox(
-            label="Empty masks", value="nan",
+            label="Empty masks",
+            value="nan",
             choices=[("NaN, left out of means", "nan"), ("worst value", "worst")],
             tooltip="Undefined values when a mask is empty: NaN and excluded from the means "
             "(counted), or the worst value (Dice 0, HD = image diagonal)",
-        )  # fmt: skip
+        )
         self.surface = ComboBox(
-            label="Surface", value="voxel",
-            choices=[("voxel (MONAI, MetricsReloaded)", "voxel"),
-                     ("surfel (DeepMind, Nikolov NSD)", "surfel")],
+            label="Surface",
+            value="voxel",
+            choices=[
+                ("voxel (MONAI, MetricsReloaded)", "voxel"),
+                ("surfel (DeepMind, Nikolov NSD)", "surfel"),
+            ],
             tooltip="Boundary definition of the distance metrics",
-        )  # fmt: skip
+        )
         self.auto_update = CheckBox(
-            text="Auto update when painting", value=False,
+            text="Auto update when painting",
+            value=False,
             tooltip="Re-evaluate half a second after either layer changes",
-        )  # fmt: skip
+        )
         self.show_overlays = CheckBox(
-            text="Show error map, distances and plot", value=True,
+            text="Show error map, distances and plot",
+            value=True,
             tooltip="Also draw the error map, the boundary distances and their plot "
             "(untick for a quick table)",
-        )  # fmt: skip
+        )
         self.controls = RunControls(run_text="Evaluate")
-        self.message = Label(value="")
+        #: the dock's one status line (results, notes, user mistakes inline)
+        self.status = self.controls.status
         self.table = MetricsTable()
         self.copy_button = PushButton(text="Copy", tooltip="Copy the table (tab-separated)")
         self.csv_button = PushButton(
@@ -128,30 +158,56 @@ class EvaluationWidget(Container):
         )
         self.warnings = WarningsList()
         self.overlay_label = ComboBox(
-            label="Overlay label", choices=self._evaluated_labels, nullable=True,
+            label="Overlay label",
+            choices=self._evaluated_labels,
+            nullable=True,
             tooltip="Label whose boundary distances are drawn and plotted",
-        )  # fmt: skip
+        )
         self.jump_button = PushButton(
-            text="Jump to Hausdorff location", enabled=False,
+            text="Jump to Hausdorff location",
+            enabled=False,
             tooltip="Move the viewer to the boundary voxel where the Hausdorff distance is "
             "attained",
-        )  # fmt: skip
+        )
         self.plot_kind = ComboBox(
-            label="Plot", value="histogram", choices=PLOT_KINDS,
+            label="Plot",
+            value="histogram",
+            choices=PLOT_KINDS,
             tooltip="Histogram or cumulative distribution of the boundary distances",
-        )  # fmt: skip
+        )
         self.plot = DistancePlot()
-        export = Container(widgets=[self.copy_button, self.csv_button, self.json_button],
-                           layout="horizontal", labels=False)  # fmt: skip
+        export = Container(
+            widgets=[self.copy_button, self.csv_button, self.json_button],
+            layout="horizontal",
+            labels=False,
+        )
         export.margins = (0, 0, 0, 0)
-        super().__init__(widgets=[
-            self.reference, self.prediction, self.grids, self.all_labels, self.label_ids,
-            self.nsd_tolerance, self.beta, self.hd_percentile, self.empty, self.surface,
-            self.auto_update, self.show_overlays, self.controls, self.message,
-            _boxed(self.table), export, Label(value="Warnings"), _boxed(self.warnings),
-            self.overlay_label, self.jump_button, self.plot_kind, _boxed(self.plot),
-        ])  # fmt: skip
-        self.message.native.setWordWrap(True)
+        super().__init__(
+            widgets=[
+                self.reference,
+                self.prediction,
+                self.grids,
+                self.all_labels,
+                self.label_ids,
+                self.nsd_tolerance_mm,
+                self.beta,
+                self.hd_percentile,
+                self.empty,
+                self.surface,
+                self.auto_update,
+                self.show_overlays,
+                self.controls,
+                _boxed(self.table),
+                export,
+                Label(value="Warnings"),
+                _boxed(self.warnings),
+                self.overlay_label,
+                self.jump_button,
+                self.plot_kind,
+                _boxed(self.plot),
+            ]
+        )
+        self.status.native.setWordWrap(True)
         self._timer = QTimer()
         self._timer.setSingleShot(True)
         self._timer.setInterval(500)
@@ -174,8 +230,9 @@ class EvaluationWidget(Container):
 
     # ---- layer pickers -------------------------------------------------------------------
     def _layer_choices(self, _widget=None) -> list[tuple[str, Labels]]:
-        return [(layer.name, layer) for layer in self.viewer.layers
-                if isinstance(layer, Labels) and _OUTPUT_KEY not in layer.metadata]  # fmt: skip
+        return layer_choices(
+            self.viewer.layers, "labels", where=lambda layer: _OUTPUT_KEY not in layer.metadata
+        )
 
     def _refresh_layers(self, event=None) -> None:
         if event is not None and getattr(event, "type", "") == "inserted":
@@ -212,11 +269,19 @@ class EvaluationWidget(Container):
             layer.events.paint.connect(self._schedule)
             layer.events.data.connect(self._schedule)
         problem, note = self._check_pair()
-        lesson = ref.metadata.get("lesson", "") if ref is not None else ""
-        self.message.value = problem or "\n".join(t for t in (note, lesson) if t)
+        if problem:
+            self.status.refuse(problem)
+        else:
+            self.status.say(self._notes(note))
         self.controls.run_button.enabled = not problem and not self._busy()
         if not self.all_labels.value:
             self._refresh_label_choices()
+
+    def _notes(self, note: str) -> str:
+        """Join the grid note and the reference's lesson (gallery cases), one a line."""
+        ref = self.reference.value
+        lesson = ref.metadata.get("lesson", "") if ref is not None else ""
+        return "\n".join(t for t in (note, lesson) if t)
 
     def _check_pair(self) -> tuple[str, str]:
         """(problem that blocks evaluation, note), each '' when there is none."""
@@ -245,32 +310,35 @@ class EvaluationWidget(Container):
     def _busy(self) -> bool:
         return self.worker is not None and self.worker.is_running
 
-    def _options(self) -> dict:
-        return {
-            "nsd_tolerance": float(self.nsd_tolerance.value),
-            "beta": float(self.beta.value),
-            "hd_percentile": float(self.hd_percentile.value),
-            "surface": self.surface.value,
-            "empty": self.empty.value,
-        }
+    def _options(self) -> EvaluationOptions:
+        return EvaluationOptions(
+            nsd_tolerance_mm=float(self.nsd_tolerance_mm.value),
+            beta=float(self.beta.value),
+            hd_percentile=float(self.hd_percentile.value),
+            surface=self.surface.value,
+            empty=self.empty.value,
+        )
 
     def evaluate(self, _=None):
         """Start the evaluation worker (or show why not). Returns the worker or None."""
         problem, _note = self._check_pair()
         if problem:
-            self.message.value = problem
+            self.status.refuse(problem)
             return None
         ref, pred = self._pair = (self.reference.value, self.prediction.value)
         self.inputs = prepare_inputs(ref, pred, resample=self.grids.value != "refuse")
-        lesson = ref.metadata.get("lesson", "")
-        self.message.value = "\n".join(t for t in (self.inputs.note, lesson) if t)
         labels = None if self.all_labels.value else tuple(self.label_ids.value)
         self.worker = run_generator(
-            self.controls, iter_evaluation, self.inputs, labels=labels,
-            overlay_label=self.overlay_label.value, overlays=self.show_overlays.value,
+            self.controls,
+            iter_evaluation,
+            self.inputs,
+            labels=labels,
+            overlay_label=self.overlay_label.value,
+            overlays=self.show_overlays.value,
             options=self._options(),
-            on_returned=self._show_result, title="Evaluate",
-        )  # fmt: skip
+            on_returned=self._show_result,
+            title="Evaluate",
+        )
         return self.worker
 
     def _schedule(self, _event=None) -> None:
@@ -286,6 +354,7 @@ class EvaluationWidget(Container):
     def _show_result(self, result: EvaluationResult) -> None:
         self.result = result
         report = result.report
+        self.status.say(self._notes(self.inputs.note if self.inputs else ""))
         self.table.show_report(report)
         self.warnings.show_warnings(report.warnings)
         self.jump_button.enabled = False
@@ -294,10 +363,14 @@ class EvaluationWidget(Container):
             return
         ref, pred = self._pair
         write_output(
-            self.viewer, f"{pred.name} error map", result.error_map, source=ref, kind="labels",
+            self.viewer,
+            f"{pred.name} error map",
+            result.error_map,
+            source=ref,
+            kind="labels",
             colormap=DirectLabelColormap(color_dict=ERROR_COLOURS),
             metadata={_OUTPUT_KEY: "error map (1 TP, 2 FP, 3 FN)"},
-        )  # fmt: skip
+        )
         with self.overlay_label.changed.blocked():
             self.overlay_label.reset_choices()
             if result.overlay is not None:
@@ -312,9 +385,14 @@ class EvaluationWidget(Container):
             return
         surface = self.result.report.settings.get("surface", self.surface.value)
         self.worker = run_generator(
-            self.controls, iter_overlay, self.inputs, label, surface,
-            on_returned=self._show_overlay, title="Boundary distances",
-        )  # fmt: skip
+            self.controls,
+            iter_overlay,
+            self.inputs,
+            label,
+            surface=surface,
+            on_returned=self._show_overlay,
+            title="Boundary distances",
+        )
 
     def _show_overlay(self, overlay) -> None:
         if self.result is not None:
@@ -328,11 +406,18 @@ class EvaluationWidget(Container):
         else:
             sd = overlay.distances
             write_output(
-                self.viewer, name, sd.points_pred, source=ref, kind="points",
+                self.viewer,
+                name,
+                sd.points_pred,
+                source=ref,
+                kind="points",
                 features={"distance": sd.distances_pred_to_ref},
-                face_color="distance", face_colormap="plasma", size=1.0, border_width=0.0,
+                face_color="distance",
+                face_colormap="plasma",
+                size=1.0,
+                border_width=0.0,
                 metadata={_OUTPUT_KEY: f"boundary distance of label {overlay.label}"},
-            )  # fmt: skip
+            )
         self._update_plot()
 
     def _update_plot(self, _=None) -> None:
@@ -343,13 +428,15 @@ class EvaluationWidget(Container):
         report = self.result.report
         sd = overlay.distances
         self.plot.show_distances(
-            sd.distances_ref_to_pred, sd.distances_pred_to_ref,
-            hd_percentile_value=report.per_label[overlay.label]["hd95"],
-            percentile=report.settings.get("hd_percentile", self.hd_percentile.value),
-            tolerance=report.settings.get("nsd_tolerance", self.nsd_tolerance.value),
-            unit=report.units.get("hd", "mm"), kind=self.plot_kind.value,
+            sd.distances_ref_to_pred,
+            sd.distances_pred_to_ref,
+            hd_value=report.per_label[overlay.label][report.hd_key],
+            percentile=report.settings["hd_percentile"],
+            tolerance=report.settings["nsd_tolerance_mm"],
+            unit=report.units.get("hd", "mm"),
+            kind=self.plot_kind.value,
             title=f"label {overlay.label}",
-        )  # fmt: skip
+        )
 
     def jump_to_hausdorff(self, _=None) -> None:
         """Centre the viewer on the voxel where the overlay label's Hausdorff distance is."""
@@ -375,16 +462,18 @@ class EvaluationWidget(Container):
         """Write the last report to ``path`` (.csv or .json) with settings and layer names."""
         if self.result is None:
             raise ValueError("nothing to export yet: press Evaluate first")
-        return write_report(self.result.report, path, self.export_metadata())
+        return write_report(self.result.report, path, metadata=self.export_metadata())
 
     def _export_dialog(self, fmt: str) -> None:
         if self.result is None:
-            self.message.value = "Nothing to export yet: press Evaluate first."
+            self.status.refuse("Nothing to export yet: press Evaluate first.")
             return
         path, _ = QFileDialog.getSaveFileName(
-            self.native, f"Export evaluation as {fmt.upper()}", f"evaluation.{fmt}",
+            self.native,
+            f"Export evaluation as {fmt.upper()}",
+            f"evaluation.{fmt}",
             f"{fmt.upper()} files (*.{fmt})",
-        )  # fmt: skip
+        )
         if path:
             written = self.export_report(path)
-            self.message.value = f"Saved {written}"
+            self.status.say(f"Saved {written}")

@@ -7,12 +7,14 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, SpinBox
-from napari.utils.notifications import show_warning
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, SpinBox
+from napari.layers import Labels, Points
 from qtpy.QtCore import QTimer
 
-from ..core._geometry import voxel_volume
-from ._layers import current_slice_index, write_output
+from ..core.cleanup import paint_labels
+from ..core.geometry import voxel_volume
+from ._common import layer_choices
+from ._layers import current_slice_index, find_layer, points_to_indices, write_output
 from ._worker import RunControls, run_generator
 
 if TYPE_CHECKING:
@@ -37,22 +39,6 @@ _FIELDS = {
     "neighborhood": {"auto_range", "lower", "upper", "radius", "max_fraction"},
 }
 _RERUN_DELAY_MS = 300
-
-
-class _Problem(str):
-    """A message the user can act on (bad seed, range or leak guard), returned by a worker."""
-
-
-def _expected_errors(func, *args, **kwargs):
-    """Run the core generator ``func``; a ``ValueError`` comes back as a :class:`_Problem`.
-
-    Such errors are the user's to fix, so the widget shows them as a warning, not a failure
-    (a worker may not return the exception itself: it would be re-raised).
-    """
-    try:
-        return (yield from func(*args, **kwargs))
-    except ValueError as exc:
-        return _Problem(exc)
 
 
 class RegionGrowingWidget(Container):
@@ -157,7 +143,9 @@ class RegionGrowingWidget(Container):
             tooltip="Competitive: grow again shortly after seeds are added, moved or deleted",
         )
         self.controls = RunControls("Run")
-        self.status = Label(value="")
+        #: the dock's status line (shared with the run controls); bad seeds, ranges and the leak
+        #: guard are the user's to fix and show there inline
+        self.status = self.controls.status
         super().__init__(
             widgets=[
                 self.image,
@@ -175,7 +163,6 @@ class RegionGrowingWidget(Container):
                 self.max_fraction,
                 self.auto_update,
                 self.controls,
-                self.status,
             ]
         )
         self._timer = QTimer(self.native)  # stops with the widget
@@ -195,8 +182,7 @@ class RegionGrowingWidget(Container):
 
     # ------------------------------------------------------------------ inputs
     def _image_choices(self, _widget=None):
-        layers = self.viewer.layers
-        return [(ly.name, ly) for ly in layers if ly._type_string == "image" and not ly.rgb]
+        return layer_choices(self.viewer.layers, "image")
 
     def _connectivity_choices(self, _widget=None):
         return _CONNECTIVITY[self.mode.value]
@@ -205,8 +191,8 @@ class RegionGrowingWidget(Container):
     def seeds_layer(self):
         """The image's seed Points layer ``"<image> seeds"`` (``None`` without an image)."""
         layer = self.image.value
-        name = None if layer is None else f"{layer.name} seeds"
-        return self.viewer.layers[name] if name in self.viewer.layers else None
+        points = None if layer is None else find_layer(self.viewer, f"{layer.name} seeds")
+        return points if isinstance(points, Points) else None
 
     def _on_image(self, *_):
         """Create (or reuse) and select the image's seed layer, in click-to-add mode."""
@@ -263,25 +249,22 @@ class RegionGrowingWidget(Container):
     def _seeds(self, layer, lead: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         """Seed voxel indices in the grown domain (leading axes at ``lead``) and their labels."""
         points = self.seeds_layer
-        if points is None or len(points.data) == 0:
-            return np.empty((0, layer.ndim - len(lead)), int), np.empty(0, int)
-        index = np.array(
-            [layer.world_to_data(points.data_to_world(p)) for p in points.data], dtype=float
-        )
-        index = np.round(index).astype(int)
-        if "label" in points.features:
-            labels = np.asarray(points.features["label"], dtype=int)
+        index, keep = points_to_indices(points, layer, lead)
+        if points is not None and "label" in points.features:
+            labels = np.asarray(points.features["label"], dtype=int)[keep]
         else:  # a seed layer made elsewhere: every point seeds the current label
             labels = np.full(len(index), self.seed_label.value)
-        keep = np.all(index[:, : len(lead)] == np.asarray(lead, int), axis=1)
-        return index[keep, len(lead) :], labels[keep]
+        return index, labels
 
     # --------------------------------------------------------------------- run
     def _on_seeds_changed(self, event):
         action = str(getattr(event, "action", "changed"))
-        if action in ("added", "changed", "removed") and self.method.value == "competitive":
-            if self.auto_update.value:
-                self._timer.start()  # restarting the timer debounces bursts of edits
+        if (
+            action in ("added", "changed", "removed")
+            and self.method.value == "competitive"
+            and self.auto_update.value
+        ):
+            self._timer.start()  # restarting the timer debounces bursts of edits
 
     def _auto_run(self):
         if not self.controls.run_button.enabled:  # still busy: try again a little later
@@ -295,10 +278,10 @@ class RegionGrowingWidget(Container):
 
         layer = self.image.value
         if layer is None:
-            return self._say("Choose an image layer first.")
+            return self.status.refuse("Choose an image layer first.")
         ndim = self.mode.value
         if layer.ndim < ndim:
-            return self._say("3D mode needs a 3-D image; switch to 2D.")
+            return self.status.refuse("3D mode needs a 3-D image; switch to 2D.")
         lead = current_slice_index(self.viewer, layer)[: layer.ndim - ndim]
         seeds, labels = self._seeds(layer, lead)
         method = self.method.value
@@ -307,28 +290,26 @@ class RegionGrowingWidget(Container):
         where = "this slice" if ndim == 2 and layer.ndim > 2 else "the image"
         if method == "competitive":
             if len(np.unique(labels)) < 2:
-                return self._say(f"Add seeds of at least two labels in {where} (e.g. background).")
+                return self.status.refuse(
+                    f"Add seeds of at least two labels in {where} (e.g. background)."
+                )
             func, args = rg.iter_grow_from_seeds, (data, seeds, labels)
             kwargs = {"spacing": spacing, "sigma_mm": self.sigma_mm.value}
         else:
             seeds = seeds[labels == self.seed_label.value]
             if len(seeds) == 0:
-                return self._say(f"Add a seed of label {self.seed_label.value} in {where}.")
+                return self.status.refuse(
+                    f"Add a seed of label {self.seed_label.value} in {where}."
+                )
             func, args, kwargs = self._single_region(rg, data, seeds)
             if func is None:
                 return None
         kwargs["connectivity"] = self.connectivity.value
-        self._say("growing..." if not auto else "re-growing after the seed change...")
         on_done = partial(self._write, layer, lead, method, self.seed_label.value, spacing)
         self.worker = run_generator(
-            self.controls,
-            _expected_errors,
-            func,
-            *args,
-            on_returned=on_done,
-            title="Region growing",
-            **kwargs,
+            self.controls, func, *args, on_returned=on_done, title="Region growing", **kwargs
         )
+        self.status.say("re-growing after the seed change..." if auto else "growing...")
         return self.worker
 
     def _single_region(self, rg, data, seeds):
@@ -342,51 +323,48 @@ class RegionGrowingWidget(Container):
                 {
                     "multiplier": self.multiplier.value,
                     "iterations": self.iterations.value,
-                    "initial_radius": self.radius.value,
+                    "initial_radius_voxels": self.radius.value,
                     "max_fraction": guard,
                 },
             )
         if self.auto_range.value:
             try:
                 low, high = rg.auto_range(
-                    data, seeds, radius=self.radius.value, multiplier=self.multiplier.value
+                    data, seeds, radius_voxels=self.radius.value, multiplier=self.multiplier.value
                 )
             except ValueError as exc:
-                self._say(str(exc))
+                self.status.refuse(str(exc))
                 return None, None, None
             self.lower.value, self.upper.value = low, high
         kwargs = {"lower": self.lower.value, "upper": self.upper.value, "max_fraction": guard}
         if method == "neighborhood":
-            kwargs["radius"] = self.radius.value
+            kwargs["radius_voxels"] = self.radius.value
             return rg.iter_neighborhood_connected, (data, seeds), kwargs
         return rg.iter_connected_threshold, (data, seeds), kwargs
 
     def _write(self, layer, lead, method, label, spacing, result):
-        """Put ``result`` into the image's output Labels layer at ``lead``; other slices stay."""
-        if isinstance(result, _Problem):  # bad seed, range or leak: say so, change nothing
-            self._say(result)
-            show_warning(f"Region growing: {result}")
-            return
+        """Put ``result`` into the image's output Labels layer at ``lead``; other slices stay.
+
+        A single-label result replaces that label's earlier voxels in the block; a competitive
+        result labels every voxel of the block.
+        """
         name = f"{layer.name} region growing"
-        existing = self.viewer.layers[name] if name in self.viewer.layers else None
-        if existing is not None and existing.data.shape == layer.data.shape:
+        existing = find_layer(self.viewer, name)
+        if isinstance(existing, Labels) and existing.data.shape == layer.data.shape:
             out = np.array(existing.data, copy=True)
         else:
             out = np.zeros(layer.data.shape, dtype=np.uint8)
-        block = out[lead]
-        if method == "competitive":
-            block[...] = result
-            counts = {int(v): int(np.count_nonzero(result == v)) for v in np.unique(result)}
-        else:
-            block[block == label] = 0
-            block[result] = label
-            counts = {label: int(np.count_nonzero(result))}
+        source = result if method == "competitive" else np.where(result, label, 0)
+        out[lead] = paint_labels(out[lead], source, mode="replace")
         write_output(self.viewer, name, out, source=layer, kind="labels")
+        values, counts = np.unique(source[source > 0], return_counts=True)
+        if method != "competitive" and not len(values):
+            values, counts = np.array([label]), np.array([0])
         unit = "mm^2" if len(spacing) == 2 else "mm^3"
         size = voxel_volume(spacing)
-        self._say(
-            "; ".join(f"label {k}: {n} voxels ({n * size:.1f} {unit})" for k, n in counts.items())
+        self.status.say(
+            "; ".join(
+                f"label {k}: {n} voxels ({n * size:.1f} {unit})"
+                for k, n in zip(values.tolist(), counts.tolist(), strict=True)
+            )
         )
-
-    def _say(self, message: str) -> None:
-        self.status.value = message

@@ -2,38 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
-from magicgui.widgets import (
-    CheckBox,
-    ComboBox,
-    Container,
-    FloatRangeSlider,
-    FloatSpinBox,
-    Label,
-    SpinBox,
-)
-from napari.utils.notifications import show_warning
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatRangeSlider, FloatSpinBox, SpinBox
 from qtpy.QtCore import QTimer
 
-from ..core._types import Progress, Spacing, run_to_completion
-from ..core.cleanup import iter_clean_mask, paint_labels
-from ..core.threshold import (
-    METHODS,
-    block_size_voxels,
-    image_histogram,
-    iter_local_threshold,
-    threshold_from_histogram,
-    threshold_labels,
-    threshold_mask,
+from ..core.threshold import METHODS, image_histogram, threshold_from_histogram
+from ..core.threshold_pipeline import (
+    ThresholdSettings,
+    iter_threshold_into_labels,
+    threshold_segment,
+    threshold_slice,
 )
 from ._cleanup_options import CleanupOptions
+from ._common import USER_ERRORS, layer_choices
 from ._histogram import HistogramPlot
 from ._label_output import LabelOutput
-from ._layers import current_slice_index, write_output
+from ._layers import current_slice_index, find_layer, points_to_indices, write_output
 from ._worker import RunControls, run_generator
 
 if TYPE_CHECKING:
@@ -53,51 +40,6 @@ _METHODS = [
 ]
 _SCOPES = [("whole volume", "volume"), ("current slice", "slice")]
 _PREVIEW_DELAY_MS = 30
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What to segment: a range, multi-Otsu class boundaries, or a local threshold in the range."""
-
-    method: str
-    low: float
-    high: float
-    thresholds: tuple[float, ...] = ()
-    block_size_mm: float = 15.0
-    offset: float = 0.0
-
-
-def segment(data: np.ndarray, spacing: Spacing, settings: Settings, first_label: int = 1):
-    """Generator: bool mask (range, local) or class labels from ``first_label`` (multi-Otsu)."""
-    if settings.method == "multiotsu":
-        yield Progress(0, 1, "multi-Otsu classes")
-        return threshold_labels(data, settings.thresholds, first_label=first_label)
-    mask = threshold_mask(data, low=settings.low, high=settings.high)
-    if settings.method == "local":
-        local = yield from iter_local_threshold(
-            data, spacing=spacing, block_size_mm=settings.block_size_mm, offset=settings.offset
-        )
-        mask &= data > local
-    yield Progress(1, 1, "threshold")
-    return mask
-
-
-def apply_threshold(
-    image, region, spacing, settings, first_label, steps, target_block, paint_options
-):
-    """Worker generator: segment ``image[region]``, clean up each label, paint ``target_block``."""
-    data = np.asarray(image[region])
-    result = yield from segment(data, spacing, settings, first_label)
-    source = np.zeros(data.shape, np.uint16)
-    values = (
-        [first_label]
-        if result.dtype == bool
-        else range(first_label, first_label + len(settings.thresholds) + 1)
-    )
-    for value in values:
-        mask = result if result.dtype == bool else result == value
-        source[(yield from iter_clean_mask(mask, spacing=spacing, steps=steps))] = value
-    return paint_labels(target_block, source, **paint_options)
 
 
 class ThresholdWidget(Container):
@@ -167,7 +109,8 @@ class ThresholdWidget(Container):
         self.cleanup = CleanupOptions(viewer, label="Clean-up")
         self.output = LabelOutput(viewer, "threshold", label="Output")
         self.controls = RunControls("Apply")
-        self.status = Label(value="")
+        #: the dock's status line (shared with the run controls)
+        self.status = self.controls.status
         super().__init__(
             widgets=[
                 self.image,
@@ -182,7 +125,6 @@ class ThresholdWidget(Container):
                 self.cleanup,
                 self.output,
                 self.controls,
-                self.status,
             ]
         )
         self._timer = QTimer()
@@ -206,20 +148,17 @@ class ThresholdWidget(Container):
 
     # ----------------------------------------------------------------- inputs
     def _image_choices(self, _widget=None):
-        return [
-            (layer.name, layer)
-            for layer in self.viewer.layers
-            if layer._type_string == "image" and not layer.rgb
-        ]
+        return layer_choices(self.viewer.layers, "image")
 
     def region(self, layer) -> tuple[int, ...]:
-        """Index of the data the scope covers: the shown slice, or the current 3-D (2-D) volume."""
+        """Return the index of the data the scope covers: the shown slice, or the current volume."""
         lead = current_slice_index(self.viewer, layer)
         return lead if self.scope.value == "slice" else lead[: max(layer.ndim - 3, 0)]
 
-    def settings(self) -> Settings:
+    def settings(self) -> ThresholdSettings:
+        """Return what the controls ask to segment."""
         low, high = self.range.value
-        return Settings(
+        return ThresholdSettings(
             self.method.value,
             float(low),
             float(high),
@@ -227,9 +166,6 @@ class ThresholdWidget(Container):
             self.block_mm.value,
             self.offset.value,
         )
-
-    def _say(self, message: str) -> None:
-        self.status.value = message
 
     # ----------------------------------------------------------- histogram/auto
     def _on_source(self, *_):
@@ -267,22 +203,23 @@ class ThresholdWidget(Container):
         self.classes.visible = method == "multiotsu"
         self.block_mm.visible = self.offset.visible = method == "local"
         self._thresholds = ()
-        self._say("")
+        self.status.say("")
         if method in METHODS and self._hist is not None:
             try:
                 value = threshold_from_histogram(
                     self._hist, method=method, classes=self.classes.value
                 )
             except ValueError as exc:
-                self._say(str(exc))
-                show_warning(str(exc))
+                self.status.refuse(str(exc))
                 return
-            if method == "multiotsu":
+            if isinstance(value, tuple):
                 self._thresholds = value
-                self._say("thresholds: " + ", ".join(f"{v:g}" for v in value))
+                self.status.say("thresholds: " + ", ".join(f"{v:g}" for v in value))
             else:
                 self.range.value = (min(value, self.range.max), self.range.max)
-                self._say(f"{method} threshold: {value:g} (range [{value:g}, {self.range.max:g}])")
+                self.status.say(
+                    f"{method} threshold: {value:g} (range [{value:g}, {self.range.max:g}])"
+                )
         self._on_range()
 
     def _on_range(self, *_):
@@ -327,11 +264,11 @@ class ThresholdWidget(Container):
         region = self._visible_region(layer)
         try:
             result = self._preview_result(layer, region)
-        except ValueError as exc:
-            self._say(str(exc))
+        except USER_ERRORS as exc:
+            self.status.refuse(str(exc))
             return
         name = self._preview_name(layer)
-        existing = self.viewer.layers[name] if name in self.viewer.layers else None
+        existing = find_layer(self.viewer, name)
         if existing is None or existing.data.shape != layer.data.shape:
             buffer = np.zeros(layer.data.shape, np.uint8)
             buffer[region] = result
@@ -348,60 +285,44 @@ class ThresholdWidget(Container):
     def _preview_result(self, layer, region) -> np.ndarray:
         settings = self.settings()
         volume = self.region(layer)
-        spacing = tuple(layer.scale[len(volume) :])
-        if settings.method == "local" and len(region) > len(volume):
-            # a slab as thick as the filter reach gives the slice exactly what the volume would
-            axis, z = len(volume), region[len(volume)]
-            size = block_size_voxels(settings.block_size_mm, spacing)[0]
-            reach = int(np.ceil(4.0 * (size - 1) / 6.0)) + 1
-            z0, z1 = max(z - reach, 0), min(z + reach + 1, layer.data.shape[axis])
-            slab = np.asarray(layer.data[(*volume, slice(z0, z1))])
-            return run_to_completion(segment(slab, spacing, settings))[z - z0].view(np.uint8)
-        data = np.asarray(layer.data[region])
-        spacing = tuple(layer.scale[len(region) :])
-        result = run_to_completion(segment(data, spacing, settings))
+        spacing = tuple(float(s) for s in layer.scale[len(volume) :])
+        if len(region) > len(volume):  # one slice of the volume, exactly as the volume gives it
+            result = threshold_slice(
+                layer.data[volume], region[len(volume)], settings=settings, spacing=spacing
+            )
+        else:
+            data = np.asarray(layer.data[region])
+            result = threshold_segment(data, settings=settings, spacing=spacing)
         return result.view(np.uint8) if result.dtype == bool else result
 
     # ------------------------------------------------------------------- apply
-    def _points_in(self, layer, region) -> np.ndarray | None:
-        points_layer = self.cleanup.points.value
-        if points_layer is None or not len(points_layer.data):
-            return None
-        world = np.array([points_layer.data_to_world(p) for p in points_layer.data])
-        data = np.array([layer.world_to_data(w) for w in world])
-        data = np.round(data).astype(int)
-        on_region = np.all(data[:, : len(region)] == np.asarray(region, int), axis=1)
-        return data[on_region, len(region) :]
-
     def _on_apply(self, *_):
         layer = self.image.value
         if layer is None:
-            self._say("Add or choose an Image layer first")
+            self.status.refuse("Add or choose an Image layer first")
             return
         try:
             region = self.region(layer)
             spacing = tuple(float(s) for s in layer.scale[len(region) :])
             settings = self.settings()
-            steps = self.cleanup.steps(layer.ndim - len(region), self._points_in(layer, region))
+            points, _ = points_to_indices(self.cleanup.points.value, layer, region)
+            steps = self.cleanup.settings().steps(layer.ndim - len(region), points=points)
             first = self.output.label_value.value
-            top = first + len(settings.thresholds)
+            top = first + settings.n_labels - 1
             target = self.output.resolve(layer, np.uint8 if top <= 255 else np.uint16)
         except ValueError as exc:
-            self._say(str(exc))
-            show_warning(str(exc))
+            self.status.refuse(str(exc))
             return
-        self._say("")
         self.worker = run_generator(
             self.controls,
-            apply_threshold,
-            layer.data,
-            region,
-            spacing,
-            settings,
-            first,
-            steps,
+            iter_threshold_into_labels,
+            layer.data[region],  # read in the worker: the generator converts it
             np.asarray(target.data)[region],
-            self.output.paint_options(),
+            settings=settings,
+            spacing=spacing,
+            steps=steps,
+            first_label=first,
+            **self.output.paint_options(),
             on_returned=partial(self._on_done, target, region),
             title="Threshold",
         )
@@ -409,4 +330,6 @@ class ThresholdWidget(Container):
     def _on_done(self, target, region, block):
         self.output.commit(target, region, block)
         self.preview.value = False
-        self._say(f"wrote {int(np.count_nonzero(block))} labelled voxels into '{target.name}'")
+        self.status.say(
+            f"wrote {int(np.count_nonzero(block))} labelled voxels into '{target.name}'"
+        )

@@ -1,6 +1,9 @@
 """The "U-Net inference" dock widget: a model package on an Image layer, window by window.
 
-torch loads only when Run is pressed (inside the worker): opening the widget stays fast.
+Layer glue only: the prediction is :func:`napari_segtools.core.unet.predict.iter_predict` run in a
+worker, the uncertainty :func:`~napari_segtools.core.unet.predict.predictive_entropy`. torch loads
+only when Run is pressed (inside the worker): opening the widget stays fast, and without torch
+the dock opens and says how to install it.
 """
 
 from __future__ import annotations
@@ -9,10 +12,13 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinBox, Label, SpinBox
+from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinBox, SpinBox
 from napari.utils.colormaps import DirectLabelColormap
 
+from ..core.unet._torch import TORCH_MISSING, torch_available
 from ..core.unet.package import list_models
+from ..core.unet.predict import Prediction, iter_predict, predictive_entropy
+from ._common import layer_choices
 from ._layers import layer_to_array, write_output
 from ._worker import RunControls, run_generator
 
@@ -26,28 +32,6 @@ DEVICES = [
     ("CUDA GPU", "cuda"),
     ("Apple MPS", "mps"),
 ]
-
-
-def predict_with(source: str, image: np.ndarray, **options):
-    """Worker generator: load the model package ``source`` and predict probabilities.
-
-    Returns ``(probabilities, config, device)``, the device being the one that ran the model.
-    """
-    from ..core._types import Progress
-    from ..core.unet.inference import resolve_device
-    from ..core.unet.package import load_model
-
-    yield Progress(0, 1, "loading the model")
-    predictor = load_model(source)
-    device = resolve_device(options.pop("device"))
-    probs = yield from predictor.iter_predict_proba(image, device=device, **options)
-    return probs, predictor.config, device
-
-
-def entropy(probs: np.ndarray) -> np.ndarray:
-    """Normalised Shannon entropy of (K, ...) class probabilities: 0 certain, 1 uniform."""
-    p = np.clip(probs, 1e-12, 1.0)
-    return (-(p * np.log(p)).sum(axis=0) / np.log(probs.shape[0])).astype(np.float32)
 
 
 class UNetWidget(Container):
@@ -119,7 +103,6 @@ class UNetWidget(Container):
             tooltip="Add the normalised entropy of the class probabilities (0 certain, 1 uniform)",
         )
         self.controls = RunControls("Run")
-        self.status = Label(value="")
         super().__init__(
             widgets=[
                 self.image,
@@ -131,7 +114,6 @@ class UNetWidget(Container):
                 self.probabilities,
                 self.uncertainty,
                 self.controls,
-                self.status,
             ]
         )
         self.model.changed.connect(self._on_model)
@@ -140,38 +122,38 @@ class UNetWidget(Container):
         self.controls.run_button.changed.connect(self.run)
         viewer.layers.events.inserted.connect(self.image.reset_choices)
         viewer.layers.events.removed.connect(self.image.reset_choices)
+        if not torch_available():
+            self.controls.status.refuse(TORCH_MISSING)
+            self.controls.run_button.enabled = False
 
     def _image_choices(self, _widget=None):
-        return [
-            (layer.name, layer)
-            for layer in self.viewer.layers
-            if layer._type_string == "image" and not layer.rgb
-        ]
+        return layer_choices(self.viewer.layers, "image")
 
     def _on_model(self, value):
         self.model_file.visible = value == FROM_FILE
 
     def model_source(self) -> str:
-        """The shipped model name or the chosen file path."""
+        """Return the shipped model name or the chosen file path."""
         return (
             str(self.model_file.value) if self.model.value == FROM_FILE else str(self.model.value)
         )
 
     def run(self, _=None):
         """Start inference in a worker; the result goes to ``"<image> U-Net"``."""
+        if not torch_available():
+            self.controls.status.refuse(TORCH_MISSING)
+            return
         layer = self.image.value
         if layer is None:
-            self.status.value = "Add or choose an Image layer first"
+            self.controls.status.refuse("Add or choose an Image layer first")
             return
         data, geometry = layer_to_array(layer)
-        self.status.value = ""  # errors arrive as notifications and in controls.last_error
         self.worker = run_generator(
             self.controls,
-            predict_with,
+            iter_predict,
             self.model_source(),
             data,
-            spacing=geometry.spacing,
-            direction=None if geometry.is_axis_aligned else geometry.direction,
+            geometry=geometry,
             overlap=float(self.overlap.value),
             tta=bool(self.tta.value),
             batch_size=int(self.batch_size.value),
@@ -180,9 +162,9 @@ class UNetWidget(Container):
             title="U-Net inference",
         )
 
-    def _show(self, layer, result):
-        probs, config, device = result
-        labels = probs.argmax(axis=0).astype(np.uint8)
+    def _show(self, layer, result: Prediction):
+        probs, config = result.probabilities, result.config
+        labels = result.labels
         colors = {None: "transparent", 0: "transparent"}
         colors.update({k: c for k, c in enumerate(config.class_colors) if k})
         features = {"index": np.arange(len(config.class_names)), "class": list(config.class_names)}
@@ -211,7 +193,7 @@ class UNetWidget(Container):
             write_output(
                 self.viewer,
                 f"{layer.name} U-Net entropy",
-                entropy(probs),
+                predictive_entropy(probs),
                 source=layer,
                 kind="image",
                 colormap="magma",
@@ -220,6 +202,6 @@ class UNetWidget(Container):
             )
         counts = np.bincount(labels.ravel(), minlength=len(config.class_names))
         summary = ", ".join(
-            f"{n} {c}" for n, c in zip(config.class_names[1:], counts[1:], strict=False)
+            f"{n} {c}" for n, c in zip(config.class_names[1:], counts[1:], strict=True)
         )
-        self.status.value = f"{config.name or 'model'} on {device}: {summary} voxels"
+        self.controls.status.say(f"{config.name or 'model'} on {result.device}: {summary} voxels")

@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Sequence
 
-from ._flood import check_connectivity
+import numpy as np
+from numpy.typing import ArrayLike
+
 from ._types import Progress, ProgressGenerator, run_to_completion
-from ._validate import check_image, check_seeds, check_spacing
+from ._validate import check_connectivity, check_image, check_seeds, check_spacing
 
 
 def iter_grow_from_seeds(
-    image, seeds, seed_labels, *, spacing, sigma_mm: float | None = None, connectivity: int = 1
+    image: ArrayLike,
+    seeds: ArrayLike,
+    seed_labels: ArrayLike,
+    *,
+    spacing: Sequence[float],
+    sigma_mm: float | None = None,
+    connectivity: int = 1,
 ) -> ProgressGenerator[np.ndarray]:
-    """Generator form of :func:`grow_from_seeds`; yields :class:`Progress`."""
+    """Grow :func:`grow_from_seeds`'s labels, yielding :class:`Progress` events.
+
+    Parameters, result and errors as :func:`grow_from_seeds`.
+
+    Examples
+    --------
+    >>> gen = iter_grow_from_seeds(np.eye(4), [[0, 0], [3, 0]], [1, 2], spacing=(1, 1))
+    >>> [e.message for e in gen]
+    ['gradient magnitude', 'competitive growth']
+    """
     from scipy import ndimage as ndi
     from skimage.segmentation import watershed
 
@@ -54,9 +71,15 @@ def iter_grow_from_seeds(
 
 
 def grow_from_seeds(
-    image, seeds, seed_labels, *, spacing, sigma_mm: float | None = None, connectivity: int = 1
+    image: ArrayLike,
+    seeds: ArrayLike,
+    seed_labels: ArrayLike,
+    *,
+    spacing: Sequence[float],
+    sigma_mm: float | None = None,
+    connectivity: int = 1,
 ) -> np.ndarray:
-    """Competitive multi-label growth from labelled seeds (like 3D Slicer's "Grow from seeds").
+    """Grow several labels from labelled seeds at once (like 3D Slicer's "Grow from seeds").
 
     Every label's seeds flood the gradient-magnitude image at once (marker watershed); a voxel
     joins the label whose front reaches it first, so regions meet at intensity edges.
@@ -80,6 +103,12 @@ def grow_from_seeds(
     -------
     labels : int32 ndarray, same shape as ``image``
         Every voxel carries the label of the seeds that reached it.
+
+    Raises
+    ------
+    ValueError
+        Seeds outside the image, fewer than two labels, a seed with two labels, a bad
+        ``sigma_mm`` or connectivity.
 
     Examples
     --------

@@ -14,9 +14,10 @@ use SimpleITK unless a strided sample predicts more than ``_SKIMAGE_ABOVE`` in-r
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ._sitk import array_to_sitk, index_to_sitk
-from ._types import Geometry
+from .geometry import Geometry
 
 #: in-range voxel count above which the mask + scikit-image engine is faster (measured)
 _SKIMAGE_ABOVE = 4_000_000
@@ -26,30 +27,8 @@ class RegionLeakError(ValueError):
     """The grown region exceeded the leak guard (a fraction of the image)."""
 
 
-def check_connectivity(connectivity, ndim: int) -> int:
-    """Return ``connectivity`` as an int in ``1..ndim`` (1 = face neighbours, ndim = all)."""
-    if isinstance(connectivity, bool) or not isinstance(connectivity, (int, np.integer)):
-        raise TypeError(f"`connectivity` must be an integer 1..{ndim}; got {connectivity!r}")
-    if not 1 <= connectivity <= ndim:
-        raise ValueError(
-            f"`connectivity` must be 1 (face neighbours) to {ndim} (all neighbours) for a "
-            f"{ndim}-D image; got {connectivity}"
-        )
-    return int(connectivity)
-
-
-def check_max_fraction(max_fraction) -> float | None:
-    """Return the leak-guard fraction, ``None`` meaning no guard."""
-    if max_fraction is None:
-        return None
-    value = float(max_fraction)
-    if not 0.0 < value <= 1.0:
-        raise ValueError(f"`max_fraction` must lie in (0, 1] or be None; got {max_fraction!r}")
-    return value
-
-
-def cast_bounds(lower, upper, dtype) -> tuple[float, float]:
-    """The bounds ITK actually applies: clamped to ``dtype``'s range, then cast to ``dtype``.
+def cast_bounds(lower: float, upper: float, dtype: DTypeLike) -> tuple[float, float]:
+    """Return the bounds ITK actually applies: clamped to ``dtype``'s range, then cast.
 
     ITK's ``static_cast`` truncates toward zero for integer pixels and rounds for ``float32``.
     Bounds beyond the pixel type's range are clamped (ITK would wrap them around).
@@ -86,7 +65,9 @@ def check_seed_values(image: np.ndarray, seeds: np.ndarray, lower: float, upper:
             )
 
 
-def flood(image: np.ndarray, seeds: np.ndarray, lower: float, upper: float, connectivity: int):
+def flood(
+    image: np.ndarray, seeds: np.ndarray, lower: float, upper: float, connectivity: int
+) -> np.ndarray:
     """Bool mask of the in-range voxels connected to ``seeds`` (bounds already cast)."""
     sample = image[(slice(None, None, 4),) * image.ndim]
     in_range = np.count_nonzero((sample >= lower) & (sample <= upper)) * image.size / sample.size
@@ -110,7 +91,9 @@ def flood_mask(mask: np.ndarray, seeds: np.ndarray, connectivity: int) -> np.nda
     return out
 
 
-def _sitk_flood(image, seeds, lower: float, upper: float, connectivity: int) -> np.ndarray:
+def _sitk_flood(
+    image: np.ndarray, seeds: np.ndarray, lower: float, upper: float, connectivity: int
+) -> np.ndarray:
     import SimpleITK as sitk
 
     flt = sitk.ConnectedThresholdImageFilter()

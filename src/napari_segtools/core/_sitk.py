@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._types import Geometry
+from .geometry import Geometry
 
 
 def _flip_matrix(direction: np.ndarray) -> np.ndarray:
@@ -52,6 +52,8 @@ def array_to_sitk(array: np.ndarray, geometry: Geometry):
         )
     if arr.dtype == bool:
         arr = arr.astype(np.uint8)
+    if not arr.dtype.isnative:  # ITK reads native byte order only
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     image = sitk.GetImageFromArray(np.ascontiguousarray(arr), isVector=False)
     image.SetSpacing(tuple(reversed(geometry.spacing)))
     image.SetOrigin(tuple(reversed(geometry.origin)))
@@ -87,5 +89,14 @@ def sitk_to_array(image) -> tuple[np.ndarray, Geometry]:
 
 
 def index_to_sitk(index) -> tuple[int, ...]:
-    """A voxel index in numpy axis order as an ITK index (x, y, z) of Python ints."""
+    """Convert a voxel index in numpy axis order to an ITK index (x, y, z) of Python ints."""
     return tuple(int(i) for i in reversed(tuple(index)))
+
+
+def with_voxels(image, array: np.ndarray):
+    """Return a copy of ``image`` holding ``array`` (numpy axis order) with the same geometry."""
+    import SimpleITK as sitk
+
+    out = sitk.GetImageFromArray(np.ascontiguousarray(array), isVector=False)
+    out.CopyInformation(image)
+    return out

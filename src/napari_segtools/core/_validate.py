@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._types import Spacing
+from .geometry import Geometry, Spacing
 
 
 def _describe(arr: np.ndarray) -> str:
@@ -109,3 +109,82 @@ def check_seeds(seeds, shape: tuple[int, ...], name: str = "seeds") -> np.ndarra
                 f"{tuple(shape)}"
             )
     return idx
+
+
+def check_choice(value, name: str, choices) -> str:
+    """Return ``value`` unless it is not one of ``choices`` (then ``ValueError``)."""
+    if value not in choices:
+        raise ValueError(f"`{name}` must be one of {sorted(choices)}; got {value!r}")
+    return value
+
+
+def check_connectivity(connectivity, ndim: int) -> int:
+    """Return ``connectivity`` as an int in ``1..ndim`` (1 = face neighbours, ndim = all)."""
+    if isinstance(connectivity, bool) or not isinstance(connectivity, (int, np.integer)):
+        raise TypeError(f"`connectivity` must be an integer 1..{ndim}; got {connectivity!r}")
+    if not 1 <= connectivity <= ndim:
+        raise ValueError(
+            f"`connectivity` must be 1 (face neighbours) to {ndim} (all neighbours) for a "
+            f"{ndim}-D image; got {connectivity}"
+        )
+    return int(connectivity)
+
+
+def check_max_fraction(max_fraction) -> float | None:
+    """Return the leak-guard fraction of the image, ``None`` meaning no guard."""
+    if max_fraction is None:
+        return None
+    value = float(max_fraction)
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"`max_fraction` must lie in (0, 1] or be None; got {max_fraction!r}")
+    return value
+
+
+def check_geometry(
+    geometry, ndim: int, name: str = "geometry", *, array_name: str = "image"
+) -> Geometry:
+    """Return ``geometry`` after checking it is a :class:`Geometry` fitting a ``ndim``-D array."""
+    if not isinstance(geometry, Geometry):
+        raise TypeError(
+            f"`{name}` must be a Geometry(spacing, origin, direction) in mm, e.g. "
+            f"Geometry(spacing={(1.0,) * ndim}); got {type(geometry).__name__}"
+        )
+    if geometry.ndim != ndim:
+        raise ValueError(f"`{name}` has {geometry.ndim} axes but `{array_name}` is {ndim}-D")
+    check_spacing(geometry.spacing, ndim, f"{name}.spacing", array_name=array_name)
+    return geometry
+
+
+def check_finite(value, name: str, rule: str = "a finite number") -> float:
+    """Return ``value`` as a finite float, else raise ``ValueError`` naming ``name``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not np.isfinite(number):
+        raise ValueError(f"`{name}` must be {rule}; got {value!r}")
+    return number
+
+
+def check_percentile(value, name: str = "percentile") -> float:
+    """Return ``value`` as a float in [0, 100], else raise ``ValueError`` naming it."""
+    number = check_finite(value, name, "a percentile in [0, 100]")
+    if not 0 <= number <= 100:
+        raise ValueError(f"`{name}` must lie in [0, 100]; got {value!r}")
+    return number
+
+
+def check_distance(value, name: str) -> float:
+    """Return ``value`` as a finite float >= 0, else raise ``ValueError`` naming it."""
+    number = check_finite(value, name, "a finite distance >= 0")
+    if number < 0:
+        raise ValueError(f"`{name}` must be a finite distance >= 0; got {value!r}")
+    return number
+
+
+def check_beta(value) -> float:
+    """Return the F-beta ``beta`` as a positive float, else raise ``ValueError``."""
+    number = check_finite(value, "beta", "a positive number")
+    if number <= 0:
+        raise ValueError(f"`beta` must be a positive number; got {value!r}")
+    return number

@@ -4,46 +4,132 @@ Registration runs in a worker thread (one atlas at a time, ITK using every core)
 ``n_jobs > 1``, in worker processes; SimpleITK observers report each iteration into a queue that
 the ``iter_*`` generator turns into ``Progress`` events. Closing the generator (the widget's
 Cancel) aborts the running registrations from their next iteration.
+
+Every grid is a :class:`~napari_segtools.core.geometry.Geometry` (spacing, origin, direction in
+mm, numpy axis order): the target's is passed as ``geometry=``, each atlas carries its own.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import queue
 import threading
 import warnings
-from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
-from ._types import Geometry, Progress, ProgressGenerator, run_to_completion
-from ._validate import check_image, check_labels, check_same_shape, check_spacing
-from .fusion import majority_vote, staple, weighted_vote
+from ._deprecate import _warn, array_ndim, geometry_of, loose_geometry_keywords
+from ._types import Progress, ProgressGenerator, run_to_completion
+from ._validate import check_geometry, check_image, check_labels, check_same_shape, check_spacing
+from .fusion import Fused, majority_vote, staple, weighted_vote
+from .geometry import Geometry
+from .io import IMAGE_SUFFIXES, image_suffix, read_image, strip_image_suffix
 from .registration import PRESETS, RegistrationSettings, Warped, register_and_warp
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 FUSIONS = ("majority", "staple", "weighted")
 #: below these the result gets a warning: fraction of the target inside the warped atlas grid,
 #: and global normalised cross-correlation between warped atlas and target
 MIN_OVERLAP = 0.5
 MIN_SIMILARITY = 0.3
+_ROLES = ("image", "labels")
 
 
 class RegistrationWarning(UserWarning):
     """A registration diverged or left little overlap with the target."""
 
 
-@dataclass(frozen=True)
+# ----------------------------------------------------------------------------- geometry input
+# ----------------------------------------------------------------------------- data types
+@dataclass(frozen=True, init=False)
 class Atlas:
-    """An atlas: intensity image, labels on the same grid, and that grid's placement (mm)."""
+    """An atlas: intensity image, labels on the same grid, and that grid's placement.
+
+    Parameters
+    ----------
+    image : (Z, Y, X) ndarray
+        Atlas intensity image.
+    labels : (Z, Y, X) int ndarray
+        Labels on the image's grid.
+    geometry : Geometry
+        Spacing, origin and direction of that grid (mm, numpy axis order). The old form
+        ``Atlas(image, labels, spacing, origin, direction)`` still works for one release and
+        warns a FutureWarning.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_segtools.core.geometry import Geometry
+    >>> atlas = Atlas(np.zeros((2, 3, 4)), np.zeros((2, 3, 4), np.uint8), Geometry((2.0, 1.0, 1.0)))
+    >>> atlas.geometry.spacing
+    (2.0, 1.0, 1.0)
+    """
 
     image: np.ndarray
     labels: np.ndarray
-    spacing: tuple[float, ...]
-    origin: tuple[float, ...] | None = None
-    direction: np.ndarray | None = None
+    geometry: Geometry
+
+    def __init__(
+        self,
+        image: np.ndarray,
+        labels: np.ndarray,
+        geometry: Geometry | None = None,
+        *legacy: Any,
+        **legacy_keywords: Any,
+    ) -> None:
+        if legacy or legacy_keywords or not isinstance(geometry, Geometry):
+            geometry = self._legacy_geometry(image, geometry, legacy, legacy_keywords)
+        object.__setattr__(self, "image", image)
+        object.__setattr__(self, "labels", labels)
+        object.__setattr__(self, "geometry", geometry)
+
+    @staticmethod
+    def _legacy_geometry(
+        image: Any, spacing: Any, legacy: tuple[Any, ...], keywords: dict[str, Any]
+    ) -> Geometry:
+        """Build a Geometry from the deprecated ``spacing, origin, direction`` arguments."""
+        unknown = set(keywords) - {"spacing", "origin", "direction"}
+        if unknown or len(legacy) > 2:
+            raise TypeError(
+                "Atlas() takes (image, labels, geometry); got unexpected "
+                f"{sorted(unknown) or f'{len(legacy) + 3} positional arguments'}"
+            )
+        values = dict(zip(("origin", "direction"), legacy, strict=False))
+        if set(values) & set(keywords):
+            raise TypeError(f"Atlas() got {sorted(set(values) & set(keywords))} twice")
+        values.update(keywords)
+        spacing = values.pop("spacing", spacing)
+        if spacing is None:
+            raise TypeError("Atlas() needs `geometry`: Atlas(image, labels, Geometry(spacing))")
+        _warn(
+            "Atlas(image, labels, spacing, origin, direction) is deprecated, use "
+            "Atlas(image, labels, Geometry(spacing, origin, direction))",
+            stacklevel=4,
+        )
+        spacing = check_spacing(spacing, np.ndim(image), "atlas spacing", array_name="atlas image")
+        return geometry_of(spacing, values.get("origin"), values.get("direction"))
+
+
+# the signature users see; the deprecated spacing/origin/direction arguments stay hidden
+Atlas.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [
+        inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation)
+        for name, annotation in (
+            ("image", "np.ndarray"),
+            ("labels", "np.ndarray"),
+            ("geometry", "Geometry"),
+        )
+    ],
+    return_annotation="None",
+)
 
 
 @dataclass(frozen=True)
@@ -54,6 +140,8 @@ class AtlasResult:
     ----------
     labels : ndarray
         Consensus label image on the target grid.
+    geometry : Geometry
+        The target grid (the ``geometry`` given), on which every array here lies.
     probabilities : dict of int -> float32 ndarray
         Per foreground label id, agreement between the fused atlases in [0, 1].
     warped_images, warped_labels : tuple of ndarray
@@ -71,6 +159,7 @@ class AtlasResult:
     """
 
     labels: np.ndarray
+    geometry: Geometry
     probabilities: dict[int, np.ndarray]
     warped_images: tuple[np.ndarray, ...]
     warped_labels: tuple[np.ndarray, ...]
@@ -81,74 +170,184 @@ class AtlasResult:
     warnings: tuple[str, ...]
 
 
-_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
-
-
-def read_atlas_folder(folder) -> list[Atlas]:
+# ----------------------------------------------------------------------------- reading
+def read_atlas_folder(folder: str | os.PathLike[str]) -> list[Atlas]:
     """Read every ``<name>_image.<ext>`` + ``<name>_labels.<ext>`` pair in ``folder``.
 
-    Extensions: .nii.gz, .nii, .nrrd, .mha, .mhd. Geometry (spacing, origin, direction) comes
-    from the files.
+    Parameters
+    ----------
+    folder : str or Path
+        Folder holding the pairs; any ending of :data:`napari_segtools.core.io.IMAGE_SUFFIXES`
+        (.nii.gz, .nii, .nrrd, ...). Files without a partner are skipped.
+
+    Returns
+    -------
+    list of Atlas
+        One per complete pair, sorted by name, each with the geometry read from its image file.
 
     Raises
     ------
     ValueError
-        If the folder holds no complete pair.
+        If the folder holds no complete pair, or a file is not a readable image.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from napari_segtools.core.io import write_image
+    >>> geometry = Geometry((2.0, 1.0, 1.0), origin=(5.0, 0.0, 0.0))
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     for role, dtype in (("image", np.float32), ("labels", np.uint8)):
+    ...         _ = write_image(f"{folder}/a_{role}.nii.gz", np.ones((2, 3, 4), dtype), geometry=geometry)
+    ...     atlases = read_atlas_folder(folder)
+    >>> len(atlases), atlases[0].geometry == geometry
+    (1, True)
     """
-    import SimpleITK as sitk
-
-    from ._sitk import sitk_to_array
-
     folder = Path(folder)
     found: dict[str, dict[str, Path]] = {}
     for path in sorted(folder.iterdir()):
-        for suffix in _SUFFIXES:
-            for role in ("image", "labels"):
-                if path.name.endswith(f"_{role}{suffix}"):
-                    found.setdefault(path.name[: -len(f"_{role}{suffix}")], {})[role] = path
+        if not image_suffix(path):
+            continue
+        stem = strip_image_suffix(path)
+        for role in _ROLES:
+            if stem.endswith(f"_{role}"):
+                found.setdefault(stem[: -len(role) - 1], {})[role] = path
     atlases = []
     for name in sorted(found):
-        if set(found[name]) != {"image", "labels"}:
+        if set(found[name]) != set(_ROLES):
             continue
-        image, geometry = sitk_to_array(sitk.ReadImage(str(found[name]["image"])))
-        labels, _ = sitk_to_array(sitk.ReadImage(str(found[name]["labels"])))
-        atlases.append(Atlas(image, labels, geometry.spacing, geometry.origin, geometry.direction))
+        image, geometry = read_image(found[name]["image"])
+        labels, _ = read_image(found[name]["labels"])
+        atlases.append(Atlas(image, labels, geometry))
     if not atlases:
         raise ValueError(
             f"atlas folder {str(folder)!r} holds no '<name>_image.nii.gz' + "
-            "'<name>_labels.nii.gz' pair (also .nii, .nrrd, .mha, .mhd)"
+            f"'<name>_labels.nii.gz' pair (also {', '.join(IMAGE_SUFFIXES[1:])})"
         )
     return atlases
 
 
-def _as_atlas(item, i: int) -> tuple[np.ndarray, np.ndarray, Geometry]:
+# ----------------------------------------------------------------------------- step 1: inputs
+@dataclass(frozen=True)
+class _Plan:
+    """Validated inputs of one propagation."""
+
+    target: np.ndarray
+    geometry: Geometry
+    atlases: tuple[Atlas, ...]
+    settings: RegistrationSettings
+    fusion: str
+    top_k: int | None
+    n_jobs: int
+    displacement: bool
+
+
+def _as_atlas(item: Any, i: int) -> Atlas:
+    """Return atlas ``i`` as a validated :class:`Atlas` (tuples are converted)."""
     if not isinstance(item, Atlas):
         if not isinstance(item, (tuple, list)) or not 3 <= len(item) <= 5:
             raise TypeError(
-                f"`atlases[{i}]` must be an Atlas or an (image, labels, spacing[, origin"
-                f"[, direction]]) tuple; got {type(item).__name__}"
+                f"`atlases[{i}]` must be an Atlas or an (image, labels, geometry) tuple; "
+                f"got {type(item).__name__}"
             )
         item = Atlas(*item)
     image = check_image(item.image, f"atlases[{i}].image", ndims=(3,))
     labels = check_labels(item.labels, f"atlases[{i}].labels", ndims=(3,))
     check_same_shape(image, labels, (f"atlases[{i}].image", f"atlases[{i}].labels"))
-    spacing = check_spacing(item.spacing, 3, f"atlases[{i}].spacing", array_name="atlas image")
-    origin = () if item.origin is None else item.origin
-    return image, labels, Geometry(spacing, origin, item.direction)
+    geometry = check_geometry(
+        item.geometry, 3, f"atlases[{i}].geometry", array_name=f"atlases[{i}].image"
+    )
+    return Atlas(image, labels, geometry)
 
 
-def _settings(settings, transform, metric) -> RegistrationSettings:
+def _settings(
+    settings: RegistrationSettings | str | None, transform: str | None, metric: str | None
+) -> RegistrationSettings:
+    """Return the preset or settings with ``transform`` and ``metric`` applied."""
     if settings is None:
         settings = PRESETS["cross modality"]
     elif isinstance(settings, str):
         if settings not in PRESETS:
             raise ValueError(f"`settings` preset must be one of {list(PRESETS)}; got {settings!r}")
         settings = PRESETS[settings]
-    changes = {k: v for k, v in (("transform", transform), ("metric", metric)) if v is not None}
+    changes: dict[str, Any] = {
+        k: v for k, v in (("transform", transform), ("metric", metric)) if v is not None
+    }
     return replace(settings, **changes) if changes else settings
 
 
-def _task(index, target, target_geometry, atlas, settings, displacement, events, stop, threads):
+def _validate_inputs(
+    target: Any,
+    atlases: Sequence[Any],
+    *,
+    geometry: Any,
+    settings: RegistrationSettings | str | None,
+    transform: str | None,
+    metric: str | None,
+    fusion: str,
+    top_k: int | None,
+    n_jobs: int | None,
+    displacement: bool,
+) -> _Plan:
+    """Check every input (errors name the argument) and resolve the defaults."""
+    target = check_image(target, "target", ndims=(3,))
+    geometry = check_geometry(geometry, 3, "geometry", array_name="target")
+    if len(atlases) == 0:
+        raise ValueError("`atlases` is empty; give at least one Atlas(image, labels, geometry)")
+    items = tuple(_as_atlas(a, i) for i, a in enumerate(atlases))
+    resolved = _settings(settings, transform, metric)
+    if fusion not in FUSIONS:
+        raise ValueError(f"`fusion` must be one of {FUSIONS}; got {fusion!r}")
+    if top_k is not None and not 1 <= top_k <= len(items):
+        raise ValueError(
+            f"`top_k` must lie in [1, {len(items)}] (the number of atlases); got {top_k}"
+        )
+    if n_jobs is None:
+        n_jobs = max(1, min(len(items), (os.cpu_count() or 1) // 2))
+    if n_jobs < 1:
+        raise ValueError(f"`n_jobs` must be >= 1 or None; got {n_jobs}")
+    return _Plan(target, geometry, items, resolved, fusion, top_k, n_jobs, displacement)
+
+
+# ----------------------------------------------------------------------------- step 2: register
+class _ProgressCounter:
+    """Turn per-atlas (stage, level, iteration) reports into one rising step count."""
+
+    def __init__(self, settings: RegistrationSettings, n_atlases: int) -> None:
+        self.offsets: dict[str, tuple[int, int]] = {}
+        start = 0
+        for name, levels, iters in settings.stages():
+            self.offsets[name] = (start, iters)
+            start += levels * iters
+        self.n_atlases = n_atlases
+        self.total = start * n_atlases + 1  # + the fusion step
+        self.done = [0] * n_atlases
+
+    def update(
+        self, index: int, stage: str, level: int, levels: int, it: int, iters: int
+    ) -> Progress:
+        """Record atlas ``index``'s report and return the overall progress."""
+        base, stage_iters = self.offsets[stage]
+        step = base + min(level * stage_iters + it, levels * stage_iters)
+        self.done[index] = max(self.done[index], step)
+        return Progress(
+            sum(self.done),
+            self.total,
+            f"atlas {index + 1}/{self.n_atlases}: {stage} level {level + 1}/{levels}, "
+            f"iteration {it}",
+        )
+
+
+def _register_one(
+    index: int,
+    target: np.ndarray,
+    geometry: Geometry,
+    atlas: Atlas,
+    settings: RegistrationSettings,
+    displacement: bool,
+    events: Any,
+    stop: Any,
+    threads: int,
+) -> Warped:
     """Register one atlas (in a thread or a worker process), reporting into ``events``."""
     if threads:
         import SimpleITK as sitk
@@ -156,16 +355,77 @@ def _task(index, target, target_geometry, atlas, settings, displacement, events,
         sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
     return register_and_warp(
         target,
-        target_geometry,
-        *atlas,
-        settings,
+        atlas.image,
+        atlas.labels,
+        geometry=geometry,
+        atlas_geometry=atlas.geometry,
+        settings=settings,
         report=lambda *args: events.put((index, *args)),
         should_stop=stop.is_set,
         displacement=displacement,
     )
 
 
+@contextmanager
+def _executor(n_jobs: int) -> Iterator[tuple[Executor, Any, Any, int]]:
+    """Yield (executor, event queue, stop flag, ITK threads per job); stop everything on exit."""
+    manager = None
+    if n_jobs == 1:
+        executor: Executor = ThreadPoolExecutor(1, thread_name_prefix="atlas-registration")
+        events: Any = queue.SimpleQueue()
+        stop: Any = threading.Event()
+        threads = 0
+    else:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        manager = context.Manager()
+        events, stop = manager.Queue(), manager.Event()
+        executor = ProcessPoolExecutor(n_jobs, mp_context=context)
+        threads = max(1, (os.cpu_count() or 1) // n_jobs)
+    try:
+        yield executor, events, stop, threads
+    finally:
+        stop.set()
+        executor.shutdown(wait=True, cancel_futures=True)
+        if manager is not None:
+            manager.shutdown()
+
+
+def _register_all(plan: _Plan, counter: _ProgressCounter) -> ProgressGenerator[list[Warped]]:
+    """Register every atlas, yielding progress; return the warped atlases in input order."""
+    with _executor(plan.n_jobs) as (executor, events, stop, threads):
+        futures: list[Future[Warped]] = [
+            executor.submit(
+                _register_one,
+                i,
+                plan.target,
+                plan.geometry,
+                atlas,
+                plan.settings,
+                plan.displacement,
+                events,
+                stop,
+                threads,
+            )
+            for i, atlas in enumerate(plan.atlases)
+        ]
+        yield Progress(0, counter.total, f"registering {len(plan.atlases)} atlas(es)")
+        while True:
+            finished = all(f.done() for f in futures)
+            try:
+                report = events.get(timeout=0.05)
+            except queue.Empty:
+                if finished:
+                    break
+                continue
+            yield counter.update(*report)
+        return [f.result() for f in futures]
+
+
+# ----------------------------------------------------------------------------- step 3: check
 def _check_result(i: int, warped: Warped) -> list[str]:
+    """Return the warnings about atlas ``i``: low overlap, low similarity."""
     out = []
     if warped.overlap < MIN_OVERLAP:
         out.append(
@@ -180,13 +440,39 @@ def _check_result(i: int, warped: Warped) -> list[str]:
     return out
 
 
+def _warn_registrations(results: Sequence[Warped]) -> tuple[str, ...]:
+    """Warn a :class:`RegistrationWarning` per doubtful registration; return the messages."""
+    messages = tuple(m for i, w in enumerate(results) for m in _check_result(i, w))
+    for message in messages:
+        warnings.warn(message, RegistrationWarning, stacklevel=4)
+    return messages
+
+
+# ----------------------------------------------------------------------------- step 4: fuse
+def _select(similarity: Sequence[float], top_k: int | None) -> tuple[int, ...]:
+    """Return the sorted indices of the ``top_k`` most similar atlases (all when None)."""
+    order = np.argsort(similarity)[::-1]
+    return tuple(sorted(int(i) for i in order[: top_k or len(similarity)]))
+
+
+def _fuse(plan: _Plan, results: Sequence[Warped], selected: Sequence[int]) -> Fused:
+    """Fuse the selected atlases' warped labels by ``plan.fusion``."""
+    maps = [results[i].labels for i in selected]
+    if plan.fusion == "majority":
+        return majority_vote(maps)
+    if plan.fusion == "staple":
+        return staple(maps)
+    images = [results[i].image for i in selected]
+    return weighted_vote(maps, images, plan.target, spacing=plan.geometry.spacing)
+
+
+# ----------------------------------------------------------------------------- public API
+@loose_geometry_keywords(geometry=("target_", array_ndim(0, "target")))
 def iter_propagate_atlases(
-    target,
-    atlases: Sequence,
+    target: np.ndarray,
+    atlases: Sequence[Atlas | tuple],
     *,
-    target_spacing,
-    target_origin=None,
-    target_direction=None,
+    geometry: Geometry,
     settings: RegistrationSettings | str | None = None,
     transform: str | None = None,
     metric: str | None = None,
@@ -201,14 +487,11 @@ def iter_propagate_atlases(
     ----------
     target : (Z, Y, X) ndarray
         Target intensity image.
-    atlases : sequence of Atlas or (image, labels, spacing[, origin[, direction]]) tuples
-        Atlas intensity images with their labels (same grid), spacing and origin in mm.
-    target_spacing : tuple of float
-        Target voxel size in mm, numpy axis order (required, no default).
-    target_origin : tuple of float, optional
-        Physical position of voxel (0, 0, 0), mm; zero when omitted.
-    target_direction : (3, 3) ndarray, optional
-        Direction cosines (column j = numpy axis j); identity when omitted.
+    atlases : sequence of Atlas or (image, labels, geometry) tuples
+        Atlas intensity images with their labels (same grid) and that grid's Geometry.
+    geometry : Geometry
+        The target's spacing, origin and direction (mm, numpy axis order); required. Replaces
+        ``target_spacing``/``target_origin``/``target_direction`` (deprecated, warn).
     settings : RegistrationSettings or preset name, optional
         Registration settings; default the "cross modality" preset.
     transform, metric : str, optional
@@ -232,109 +515,59 @@ def iter_propagate_atlases(
     Returns
     -------
     AtlasResult
+        Fused labels on the target grid, probabilities and per-atlas details.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad input or option; the message names it.
+
+    Warns
+    -----
+    RegistrationWarning
+        When a registration leaves little overlap or low similarity with the target.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_segtools.core.geometry import Geometry
+    >>> z, y, x = np.mgrid[:20, :20, :20]
+    >>> target = np.exp(-((z - 10) ** 2 + (y - 10) ** 2 + (x - 10) ** 2) / 20.0)
+    >>> moved = np.roll(target, 2, axis=2)
+    >>> atlas = Atlas(moved, (moved > 0.5).astype(np.uint8), Geometry((1.0, 1.0, 1.0)))
+    >>> fast = RegistrationSettings(transform="rigid", metric="mean_squares", sampling=1.0)
+    >>> gen = iter_propagate_atlases(target, [atlas], geometry=Geometry((1.0, 1.0, 1.0)), settings=fast)
+    >>> next(gen).message
+    'registering 1 atlas(es)'
+    >>> result = run_to_completion(gen)
+    >>> bool((result.labels == (target > 0.5)).mean() > 0.99)
+    True
     """
-    target = check_image(target, "target", ndims=(3,))
-    spacing = check_spacing(target_spacing, 3, "target_spacing", array_name="target")
-    target_geometry = Geometry(
-        spacing, () if target_origin is None else target_origin, target_direction
+    plan = _validate_inputs(
+        target,
+        atlases,
+        geometry=geometry,
+        settings=settings,
+        transform=transform,
+        metric=metric,
+        fusion=fusion,
+        top_k=top_k,
+        n_jobs=n_jobs,
+        displacement=displacement,
     )
-    if len(atlases) == 0:
-        raise ValueError("`atlases` is empty; give at least one (image, labels, spacing) atlas")
-    items = [_as_atlas(a, i) for i, a in enumerate(atlases)]
-    settings = _settings(settings, transform, metric)
-    if fusion not in FUSIONS:
-        raise ValueError(f"`fusion` must be one of {FUSIONS}; got {fusion!r}")
-    if top_k is not None and not 1 <= top_k <= len(items):
-        raise ValueError(
-            f"`top_k` must lie in [1, {len(items)}] (the number of atlases); got {top_k}"
-        )
-    if n_jobs is None:
-        n_jobs = max(1, min(len(items), (os.cpu_count() or 1) // 2))
-    if n_jobs < 1:
-        raise ValueError(f"`n_jobs` must be >= 1 or None; got {n_jobs}")
-
-    stages = settings.stages()
-    offsets, start = {}, 0
-    for name, levels, iters in stages:
-        offsets[name] = (start, iters)
-        start += levels * iters
-    per_atlas = start
-    total = per_atlas * len(items) + 1
-    done = [0] * len(items)
-
-    if n_jobs == 1:
-        executor = ThreadPoolExecutor(1, thread_name_prefix="atlas-registration")
-        events, stop = queue.SimpleQueue(), threading.Event()
-        manager, threads = None, 0
-    else:
-        import multiprocessing
-
-        context = multiprocessing.get_context("spawn")
-        manager = context.Manager()
-        events, stop = manager.Queue(), manager.Event()
-        executor = ProcessPoolExecutor(n_jobs, mp_context=context)
-        threads = max(1, (os.cpu_count() or 1) // n_jobs)
-    try:
-        futures: list[Future] = [
-            executor.submit(
-                _task,
-                i,
-                target,
-                target_geometry,
-                item,
-                settings,
-                displacement,
-                events,
-                stop,
-                threads,
-            )
-            for i, item in enumerate(items)
-        ]
-        yield Progress(0, total, f"registering {len(items)} atlas(es)")
-        while True:
-            finished = all(f.done() for f in futures)
-            try:
-                index, stage, level, levels, it, iters = events.get(timeout=0.05)
-            except queue.Empty:
-                if finished:
-                    break
-                continue
-            base, stage_iters = offsets[stage]
-            done[index] = max(
-                done[index], base + min(level * stage_iters + it, levels * stage_iters)
-            )
-            yield Progress(
-                sum(done),
-                total,
-                f"atlas {index + 1}/{len(items)}: {stage} level {level + 1}/{levels}, "
-                f"iteration {it}",
-            )
-        results: list[Warped] = [f.result() for f in futures]
-    finally:
-        stop.set()
-        executor.shutdown(wait=True, cancel_futures=True)
-        if manager is not None:
-            manager.shutdown()
-
-    messages = [m for i, w in enumerate(results) for m in _check_result(i, w)]
-    for message in messages:
-        warnings.warn(message, RegistrationWarning, stacklevel=2)
+    counter = _ProgressCounter(plan.settings, len(plan.atlases))
+    results = yield from _register_all(plan, counter)
+    messages = _warn_registrations(results)
     similarity = tuple(w.similarity for w in results)
-    order = np.argsort(similarity)[::-1]
-    selected = tuple(sorted(int(i) for i in order[: top_k or len(results)]))
-    yield Progress(total - 1, total, f"fusing {len(selected)} atlas(es) by {fusion}")
-    maps = [results[i].labels for i in selected]
-    if fusion == "majority":
-        labels, probabilities = majority_vote(maps)
-    elif fusion == "staple":
-        labels, probabilities = staple(maps)
-    else:
-        images = [results[i].image for i in selected]
-        labels, probabilities = weighted_vote(maps, images, target, spacing=spacing)
+    selected = _select(similarity, plan.top_k)
+    total = counter.total
+    yield Progress(total - 1, total, f"fusing {len(selected)} atlas(es) by {plan.fusion}")
+    labels, probabilities = _fuse(plan, results, selected)
     dtype = np.result_type(*[w.labels.dtype for w in results])
     yield Progress(total, total, "done")
     return AtlasResult(
         labels=labels.astype(dtype),
+        geometry=plan.geometry,
         probabilities=probabilities,
         warped_images=tuple(w.image for w in results),
         warped_labels=tuple(w.labels for w in results),
@@ -342,32 +575,90 @@ def iter_propagate_atlases(
         overlap=tuple(w.overlap for w in results),
         selected=selected,
         displacement_mm=tuple(w.displacement_mm for w in results),
-        warnings=tuple(messages),
+        warnings=messages,
     )
 
 
-def multi_atlas_propagate(target, atlases: Sequence, **kwargs) -> AtlasResult:
+@loose_geometry_keywords(geometry=("target_", array_ndim(0, "target")))
+def multi_atlas_propagate(
+    target: np.ndarray,
+    atlases: Sequence[Atlas | tuple],
+    *,
+    geometry: Geometry,
+    settings: RegistrationSettings | str | None = None,
+    transform: str | None = None,
+    metric: str | None = None,
+    fusion: str = "majority",
+    top_k: int | None = None,
+    n_jobs: int | None = 1,
+    displacement: bool = False,
+) -> AtlasResult:
     """Propagate and fuse several atlases' labels onto ``target``.
 
-    Same parameters as :func:`iter_propagate_atlases` (keyword-only after ``atlases``), e.g.
-    ``multi_atlas_propagate(t1, [(img1, lab1, (2, 2, 2)), ...], target_spacing=(2, 2, 2),
-    fusion="weighted", top_k=3)``. Returns an :class:`AtlasResult` with the fused ``labels``
-    and the per-label ``probabilities``.
+    The plain form of :func:`iter_propagate_atlases` (same parameters): runs it to the end.
+
+    Parameters
+    ----------
+    target : (Z, Y, X) ndarray
+        Target intensity image.
+    atlases : sequence of Atlas or (image, labels, geometry) tuples
+        Atlases with their own grids.
+    geometry : Geometry
+        The target's grid (mm); required.
+    settings, transform, metric, fusion, top_k, n_jobs, displacement
+        As in :func:`iter_propagate_atlases`.
+
+    Returns
+    -------
+    AtlasResult
+        Fused ``labels`` and per-label ``probabilities`` on the target grid.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_segtools.core.geometry import Geometry
+    >>> z, y, x = np.mgrid[:20, :20, :20]
+    >>> target = np.exp(-((z - 10) ** 2 + (y - 10) ** 2 + (x - 10) ** 2) / 20.0)
+    >>> grid = Geometry((1.0, 1.0, 1.0))
+    >>> atlases = [
+    ...     Atlas(np.roll(target, s, axis=2), (np.roll(target, s, axis=2) > 0.5).astype(int), grid)
+    ...     for s in (-1, 2)
+    ... ]
+    >>> fast = RegistrationSettings(transform="rigid", metric="mean_squares", sampling=1.0)
+    >>> result = multi_atlas_propagate(target, atlases, geometry=grid, settings=fast)
+    >>> result.selected, sorted(result.probabilities), result.geometry == grid
+    ((0, 1), [1], True)
     """
-    return run_to_completion(iter_propagate_atlases(target, atlases, **kwargs))
+    return run_to_completion(
+        iter_propagate_atlases(
+            target,
+            atlases,
+            geometry=geometry,
+            settings=settings,
+            transform=transform,
+            metric=metric,
+            fusion=fusion,
+            top_k=top_k,
+            n_jobs=n_jobs,
+            displacement=displacement,
+        )
+    )
 
 
+@loose_geometry_keywords(
+    geometry=("target_", array_ndim(0, "target")),
+    atlas_geometry=("atlas_", array_ndim(1, "atlas_image")),
+)
 def propagate_atlas(
-    target,
-    atlas_image,
-    atlas_labels,
+    target: np.ndarray,
+    atlas_image: np.ndarray,
+    atlas_labels: np.ndarray,
     *,
-    target_spacing,
-    atlas_spacing,
-    target_origin=None,
-    atlas_origin=None,
+    geometry: Geometry,
+    atlas_geometry: Geometry,
+    settings: RegistrationSettings | str | None = None,
     transform: str | None = None,
-    **kwargs,
+    metric: str | None = None,
 ) -> np.ndarray:
     """Register one atlas onto ``target`` and return its labels in the target grid.
 
@@ -379,28 +670,48 @@ def propagate_atlas(
         Atlas intensity image.
     atlas_labels : (Z, Y, X) int ndarray
         Atlas labels on the atlas image's grid; warped by nearest neighbour.
-    target_spacing, atlas_spacing : tuple of float
-        Voxel sizes in mm, numpy axis order.
-    target_origin, atlas_origin : tuple of float, optional
-        Physical position of voxel (0, 0, 0) in mm.
+    geometry : Geometry
+        The target's spacing, origin and direction (mm); replaces ``target_spacing``,
+        ``target_origin``, ``target_direction`` (deprecated, warn).
+    atlas_geometry : Geometry
+        The atlas grid; replaces ``atlas_spacing``, ``atlas_origin`` (deprecated, warn).
+    settings : RegistrationSettings or preset name, optional
+        Default the "cross modality" preset.
     transform : {"rigid", "affine", "deformable"}, optional
         Most flexible registration stage; default the settings' (the default "cross modality"
         preset is "affine").
-    **kwargs
-        ``metric``, ``settings``, ``target_direction`` as in :func:`iter_propagate_atlases`.
+    metric : {"mattes", "mean_squares", "correlation"}, optional
+        Override the settings' similarity metric.
 
     Returns
     -------
     labels : (Z, Y, X) ndarray
         Atlas labels on the target grid, same dtype as ``atlas_labels``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_segtools.core.geometry import Geometry
+    >>> z, y, x = np.mgrid[:20, :20, :20]
+    >>> target = np.exp(-((z - 10) ** 2 + (y - 10) ** 2 + (x - 10) ** 2) / 20.0)
+    >>> moved = np.roll(target, 2, axis=2)
+    >>> labels = propagate_atlas(
+    ...     target,
+    ...     moved,
+    ...     (moved > 0.5).astype(np.uint8),
+    ...     geometry=Geometry((1.0, 1.0, 1.0)),
+    ...     atlas_geometry=Geometry((1.0, 1.0, 1.0)),
+    ...     settings=RegistrationSettings(transform="rigid", metric="mean_squares", sampling=1.0),
+    ... )
+    >>> labels.dtype, bool((labels == (target > 0.5)).mean() > 0.99)
+    (dtype('uint8'), True)
     """
-    atlas = Atlas(atlas_image, atlas_labels, atlas_spacing, atlas_origin)
     result = multi_atlas_propagate(
         target,
-        [atlas],
-        target_spacing=target_spacing,
-        target_origin=target_origin,
+        [Atlas(atlas_image, atlas_labels, atlas_geometry)],
+        geometry=geometry,
+        settings=settings,
         transform=transform,
-        **kwargs,
+        metric=metric,
     )
     return result.labels

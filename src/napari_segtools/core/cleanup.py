@@ -7,16 +7,21 @@ are in millimetres, so anisotropic grids get the same physical operation on ever
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from ._geometry import ellipsoid_footprint, volume_to_voxels
-from ._types import Progress, ProgressGenerator, Spacing, run_to_completion
+from ._types import Progress, ProgressGenerator, run_to_completion
 from ._validate import check_labels, check_mask, check_same_shape, check_seeds, check_spacing
+from .geometry import ellipsoid_footprint, volume_to_voxels
 
-#: write modes of :func:`paint_labels`, as in 3D Slicer's masking options
-PAINT_MODES = ("all", "empty", "inside")
+#: write modes of :func:`paint_labels`: Slicer's masking options, plus "replace" (a segment)
+PAINT_MODES = ("all", "empty", "inside", "replace")
+#: one clean-up step: a name of :data:`STEPS` and that function's keyword options
+Step = tuple[str, dict[str, Any]]
 
 
 def _components(mask: np.ndarray, connectivity: int) -> tuple[np.ndarray, int]:
@@ -29,18 +34,30 @@ def _components(mask: np.ndarray, connectivity: int) -> tuple[np.ndarray, int]:
     return ndi.label(mask, structure=ndi.generate_binary_structure(mask.ndim, connectivity))
 
 
-def keep_largest_component(mask, *, connectivity: int = 1) -> np.ndarray:
+def keep_largest_component(mask: ArrayLike, *, connectivity: int = 1) -> np.ndarray:
     """Keep only the largest connected component (ties: the one found first in C order).
 
     Parameters
     ----------
     mask : (Y, X) or (Z, Y, X) bool ndarray
+        Foreground (any non-zero value).
     connectivity : int
         1 = face neighbours, ``mask.ndim`` = full neighbourhood.
 
     Returns
     -------
-    mask : bool ndarray of ``mask.shape``; empty when the input is empty.
+    mask : bool ndarray of ``mask.shape``
+        Empty when the input is empty.
+
+    Raises
+    ------
+    ValueError
+        If ``connectivity`` is not 1 to ``mask.ndim``.
+
+    Examples
+    --------
+    >>> keep_largest_component(np.array([[1, 0, 1, 1]])).astype(int)
+    array([[0, 0, 1, 1]])
     """
     mask = check_mask(mask)
     labels, n = _components(mask, connectivity)
@@ -51,12 +68,15 @@ def keep_largest_component(mask, *, connectivity: int = 1) -> np.ndarray:
     return labels == np.argmax(sizes)
 
 
-def keep_components_touching(mask, points, *, connectivity: int = 1) -> np.ndarray:
+def keep_components_touching(
+    mask: ArrayLike, points: ArrayLike, *, connectivity: int = 1
+) -> np.ndarray:
     """Keep the connected components that contain at least one of ``points``.
 
     Parameters
     ----------
     mask : (Y, X) or (Z, Y, X) bool ndarray
+        Foreground (any non-zero value).
     points : (N, ndim) array
         Voxel indices in numpy axis order (rounded); points on background keep nothing.
     connectivity : int
@@ -70,6 +90,11 @@ def keep_components_touching(mask, points, *, connectivity: int = 1) -> np.ndarr
     ------
     ValueError
         If a point lies outside the mask.
+
+    Examples
+    --------
+    >>> keep_components_touching(np.array([[1, 0, 1, 1]]), [[0, 0]]).astype(int)
+    array([[1, 0, 0, 0]])
     """
     mask = check_mask(mask)
     idx = check_seeds(points, mask.shape, "points")
@@ -80,13 +105,14 @@ def keep_components_touching(mask, points, *, connectivity: int = 1) -> np.ndarr
 
 
 def remove_small_objects(
-    mask, *, spacing: Spacing, min_size_mm3: float, connectivity: int = 1
+    mask: ArrayLike, *, spacing: Sequence[float], min_size_mm3: float, connectivity: int = 1
 ) -> np.ndarray:
     """Remove connected components smaller than ``min_size_mm3``.
 
     Parameters
     ----------
     mask : (Y, X) or (Z, Y, X) bool ndarray
+        Foreground (any non-zero value).
     spacing : tuple of float
         Voxel size in mm, numpy axis order.
     min_size_mm3 : float
@@ -98,6 +124,17 @@ def remove_small_objects(
     Returns
     -------
     mask : bool ndarray of ``mask.shape``
+
+    Raises
+    ------
+    ValueError
+        If ``min_size_mm3 < 0`` or ``spacing`` does not match the mask.
+
+    Examples
+    --------
+    >>> mask = np.array([[1, 0, 1, 1]])
+    >>> remove_small_objects(mask, spacing=(1.0, 0.5), min_size_mm3=1.0).astype(int)
+    array([[0, 0, 1, 1]])
     """
     mask = check_mask(mask)
     spacing = check_spacing(spacing, mask.ndim, array_name="mask")
@@ -110,12 +147,13 @@ def remove_small_objects(
     return big[labels]
 
 
-def fill_holes(mask, *, axis: int | None = None) -> np.ndarray:
+def fill_holes(mask: ArrayLike, *, axis: int | None = None) -> np.ndarray:
     """Fill background regions that do not touch the border (face-connected background).
 
     Parameters
     ----------
     mask : (Y, X) or (Z, Y, X) bool ndarray
+        Foreground (any non-zero value).
     axis : int, optional
         Fill each 2-D slice across this axis on its own (e.g. 0 for axial CT slices, where a
         skull is closed in each slice but open through the foramen in 3-D). None fills in 3-D.
@@ -123,6 +161,17 @@ def fill_holes(mask, *, axis: int | None = None) -> np.ndarray:
     Returns
     -------
     mask : bool ndarray of ``mask.shape``
+
+    Raises
+    ------
+    ValueError
+        If ``axis`` is given for a 2-D mask or is out of range.
+
+    Examples
+    --------
+    >>> ring = np.ones((3, 3), bool); ring[1, 1] = False
+    >>> bool(fill_holes(ring).all())
+    True
     """
     from scipy import ndimage as ndi
 
@@ -140,7 +189,9 @@ def fill_holes(mask, *, axis: int | None = None) -> np.ndarray:
     return out
 
 
-def _morphology(mask, spacing, radius_mm, first: str, second: str) -> np.ndarray:
+def _morphology(
+    mask: ArrayLike, spacing: Sequence[float], radius_mm: float, first: str, second: str
+) -> np.ndarray:
     """``second(first(mask))`` with a ball of ``radius_mm``; the border is continued by edges."""
     from scipy import ndimage as ndi
 
@@ -156,46 +207,48 @@ def _morphology(mask, spacing, radius_mm, first: str, second: str) -> np.ndarray
     return result[tuple(slice(p, p + n) for (p, _), n in zip(pad, mask.shape, strict=True))]
 
 
-def open_mask(mask, *, spacing: Spacing, radius_mm: float) -> np.ndarray:
-    """Morphological opening with a ball of ``radius_mm``: removes spurs and thin bridges.
+def open_mask(mask: ArrayLike, *, spacing: Sequence[float], radius_mm: float) -> np.ndarray:
+    """Open with a ball of ``radius_mm`` (erode, then dilate): removes spurs and thin bridges.
 
     Parameters
     ----------
     mask : (Y, X) or (Z, Y, X) bool ndarray
+        Foreground (any non-zero value).
     spacing : tuple of float
         Voxel size in mm, numpy axis order.
     radius_mm : float
-        Ball radius in mm (see :func:`~napari_segtools.core._geometry.ellipsoid_footprint`).
+        Ball radius in mm (see :func:`~napari_segtools.core.geometry.ellipsoid_footprint`).
 
     Returns
     -------
     mask : bool ndarray of ``mask.shape``
 
+    Raises
+    ------
+    ValueError
+        If ``radius_mm < 0`` or ``spacing`` does not match the mask.
+
     Notes
     -----
     The image is continued past its border by repeating the edge voxels, so objects cut by the
     border are neither eaten (opening) nor grown (closing) there.
+
+    Examples
+    --------
+    >>> mask = np.zeros((5, 8), bool); mask[1:4, 1:4] = True; mask[2, 4:6] = True
+    >>> open_mask(mask, spacing=(1, 1), radius_mm=1)[2].astype(int)  # the spur's tip goes
+    array([0, 1, 1, 1, 1, 0, 0, 0])
     """
     return _morphology(mask, spacing, radius_mm, "erode", "dilate")
 
 
-def close_mask(mask, *, spacing: Spacing, radius_mm: float) -> np.ndarray:
-    """Morphological closing with a ball of ``radius_mm``: fills gaps and small dents.
-
-    Parameters and border convention as :func:`open_mask`.
-    """
-    return _morphology(mask, spacing, radius_mm, "dilate", "erode")
-
-
-def median_smooth(mask, *, spacing: Spacing, radius_mm: float) -> np.ndarray:
-    """Median (majority) filter over a ball of ``radius_mm``: smooths jagged boundaries.
-
-    A voxel is set when more than half of the ball around it is set; the ball has an odd voxel
-    count, so this is exactly the median. Borders are mirrored.
+def close_mask(mask: ArrayLike, *, spacing: Sequence[float], radius_mm: float) -> np.ndarray:
+    """Close with a ball of ``radius_mm`` (dilate, then erode): fills gaps and small dents.
 
     Parameters
     ----------
     mask : (Y, X) or (Z, Y, X) bool ndarray
+        Foreground (any non-zero value).
     spacing : tuple of float
         Voxel size in mm, numpy axis order.
     radius_mm : float
@@ -204,6 +257,54 @@ def median_smooth(mask, *, spacing: Spacing, radius_mm: float) -> np.ndarray:
     Returns
     -------
     mask : bool ndarray of ``mask.shape``
+
+    Raises
+    ------
+    ValueError
+        If ``radius_mm < 0`` or ``spacing`` does not match the mask.
+
+    Notes
+    -----
+    Border convention as :func:`open_mask`.
+
+    Examples
+    --------
+    >>> mask = np.array([[1, 1, 0, 1, 1]], bool)
+    >>> close_mask(mask, spacing=(1, 1), radius_mm=1).astype(int)
+    array([[1, 1, 1, 1, 1]])
+    """
+    return _morphology(mask, spacing, radius_mm, "dilate", "erode")
+
+
+def median_smooth(mask: ArrayLike, *, spacing: Sequence[float], radius_mm: float) -> np.ndarray:
+    """Median-filter (majority vote) over a ball of ``radius_mm``: smooths jagged boundaries.
+
+    A voxel is set when more than half of the ball around it is set; the ball has an odd voxel
+    count, so this is exactly the median. Borders are mirrored.
+
+    Parameters
+    ----------
+    mask : (Y, X) or (Z, Y, X) bool ndarray
+        Foreground (any non-zero value).
+    spacing : tuple of float
+        Voxel size in mm, numpy axis order.
+    radius_mm : float
+        Ball radius in mm.
+
+    Returns
+    -------
+    mask : bool ndarray of ``mask.shape``
+
+    Raises
+    ------
+    ValueError
+        If ``radius_mm < 0`` or ``spacing`` does not match the mask.
+
+    Examples
+    --------
+    >>> mask = np.ones((5, 5), bool); mask[2, 2] = False
+    >>> bool(median_smooth(mask, spacing=(1, 1), radius_mm=1).all())
+    True
     """
     from scipy import ndimage as ndi
 
@@ -219,7 +320,7 @@ def median_smooth(mask, *, spacing: Spacing, radius_mm: float) -> np.ndarray:
 
 
 #: clean-up steps by name, for :func:`iter_clean_mask`
-STEPS = {
+STEPS: dict[str, Callable[..., np.ndarray]] = {
     "open": open_mask,
     "close": close_mask,
     "median": median_smooth,
@@ -232,9 +333,18 @@ _NEEDS_SPACING = {"open", "close", "median", "remove_small"}
 
 
 def iter_clean_mask(
-    mask, *, spacing: Spacing, steps: Sequence[tuple[str, dict]]
+    mask: ArrayLike, *, spacing: Sequence[float], steps: Sequence[Step]
 ) -> ProgressGenerator[np.ndarray]:
-    """Generator form of :func:`clean_mask`; yields one :class:`Progress` per step."""
+    """Apply :func:`clean_mask`'s steps, yielding one :class:`Progress` per step.
+
+    Parameters, result and errors as :func:`clean_mask`.
+
+    Examples
+    --------
+    >>> steps = [("fill_holes", {}), ("keep_largest", {})]
+    >>> [e.message for e in iter_clean_mask(np.ones((3, 3)), spacing=(1, 1), steps=steps)]
+    ['fill holes', 'keep largest', 'clean-up done']
+    """
     mask = check_mask(mask)
     spacing = check_spacing(spacing, mask.ndim, array_name="mask")
     for name, _ in steps:
@@ -248,7 +358,7 @@ def iter_clean_mask(
     return mask
 
 
-def clean_mask(mask, *, spacing: Spacing, steps: Sequence[tuple[str, dict]]) -> np.ndarray:
+def clean_mask(mask: ArrayLike, *, spacing: Sequence[float], steps: Sequence[Step]) -> np.ndarray:
     """Apply clean-up steps in order, e.g. ``[("open", {"radius_mm": 1}), ("fill_holes", {})]``.
 
     Parameters
@@ -258,21 +368,119 @@ def clean_mask(mask, *, spacing: Spacing, steps: Sequence[tuple[str, dict]]) -> 
         Voxel size in mm, numpy axis order (passed to the steps that need it).
     steps : sequence of (name, params)
         ``name`` is a key of :data:`STEPS`; ``params`` are that function's keyword options.
+        :meth:`CleanupSettings.steps` builds this list from physical settings.
 
     Returns
     -------
     mask : bool ndarray of ``mask.shape``
+
+    Raises
+    ------
+    ValueError
+        For an unknown step name, or any error of a step.
+
+    Examples
+    --------
+    >>> mask = np.array([[1, 0, 1, 1]])
+    >>> clean_mask(mask, spacing=(1, 1), steps=[("keep_largest", {})]).astype(int)
+    array([[0, 0, 1, 1]])
     """
     return run_to_completion(iter_clean_mask(mask, spacing=spacing, steps=steps))
 
 
+#: choices of :attr:`CleanupSettings.keep`
+KEEP_CHOICES = ("all", "largest", "touching")
+
+
+@dataclass(frozen=True)
+class CleanupSettings:
+    """Clean-up in physical units, run as open, close, median, remove small, fill, keep.
+
+    A radius or volume of 0 (or ``fill_holes="off"``, ``keep="all"``) skips that step.
+
+    Attributes
+    ----------
+    open_radius_mm, close_radius_mm, median_radius_mm : float
+        Ball radii in mm of :func:`open_mask`, :func:`close_mask` and :func:`median_smooth`.
+    min_size_mm3 : float
+        Smallest component volume kept, mm^3 (mm^2 in 2-D); see :func:`remove_small_objects`.
+    fill_holes : "off", "3d" or int
+        Fill holes in 3-D, or in each 2-D slice across this axis (:func:`fill_holes`).
+    keep : {"all", "largest", "touching"}
+        Keep every component, the largest, or those holding a point.
+
+    Examples
+    --------
+    >>> CleanupSettings(open_radius_mm=1.0, keep="largest").steps(3)
+    [('open', {'radius_mm': 1.0}), ('keep_largest', {})]
+    """
+
+    open_radius_mm: float = 0.0
+    close_radius_mm: float = 0.0
+    median_radius_mm: float = 0.0
+    min_size_mm3: float = 0.0
+    fill_holes: str | int = "off"
+    keep: str = "all"
+
+    def __post_init__(self) -> None:
+        for name in ("open_radius_mm", "close_radius_mm", "median_radius_mm", "min_size_mm3"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"`{name}` must be >= 0; got {getattr(self, name)!r}")
+        if self.fill_holes not in ("off", "3d") and not isinstance(self.fill_holes, int):
+            raise ValueError(
+                f"`fill_holes` must be 'off', '3d' or an axis; got {self.fill_holes!r}"
+            )
+        if self.keep not in KEEP_CHOICES:
+            raise ValueError(f"`keep` must be one of {', '.join(KEEP_CHOICES)}; got {self.keep!r}")
+
+    def steps(self, ndim: int, *, points: ArrayLike | None = None) -> list[Step]:
+        """Build the :func:`clean_mask` steps for a ``ndim``-D mask.
+
+        Parameters
+        ----------
+        ndim : int
+            Dimensionality of the masks to clean (2-D masks fill holes in 2-D).
+        points : (N, ndim) array, optional
+            Voxel indices whose components are kept when ``keep="touching"``.
+
+        Returns
+        -------
+        steps : list of (name, params)
+
+        Raises
+        ------
+        ValueError
+            If ``keep="touching"`` and no point is given.
+        """
+        steps: list[Step] = []
+        for name, radius in (
+            ("open", self.open_radius_mm),
+            ("close", self.close_radius_mm),
+            ("median", self.median_radius_mm),
+        ):
+            if radius > 0:
+                steps.append((name, {"radius_mm": radius}))
+        if self.min_size_mm3 > 0:
+            steps.append(("remove_small", {"min_size_mm3": self.min_size_mm3}))
+        if self.fill_holes != "off":
+            axis = None if self.fill_holes == "3d" or ndim == 2 else self.fill_holes
+            steps.append(("fill_holes", {"axis": axis}))
+        if self.keep == "largest":
+            steps.append(("keep_largest", {}))
+        elif self.keep == "touching":
+            if points is None or len(np.atleast_1d(points)) == 0:
+                raise ValueError("keeping the components at points needs at least one point")
+            steps.append(("keep_touching", {"points": points}))
+        return steps
+
+
 def paint_labels(
-    target, source, *, mode: str = "all", inside_label: int | None = None
+    target: ArrayLike, source: ArrayLike, *, mode: str = "all", inside_label: int | None = None
 ) -> np.ndarray:
     """Write the non-zero voxels of ``source`` into a copy of ``target``.
 
-    Voxels outside ``source`` keep their labels, so earlier writes of the same label stay (undo
-    them in the widget, or start from an empty layer, to replace a segment).
+    Voxels outside ``source`` keep their labels, so earlier writes of the same label stay,
+    except in mode "replace", which first clears every label that ``source`` writes.
 
     Parameters
     ----------
@@ -280,9 +488,10 @@ def paint_labels(
         Existing label image (left unchanged).
     source : bool or int ndarray of ``target.shape``
         New labels; 0 writes nothing.
-    mode : {"all", "empty", "inside"}
+    mode : {"all", "empty", "inside", "replace"}
         "all" overwrites any label; "empty" writes only where ``target`` is 0;
-        "inside" writes only where ``target`` equals ``inside_label``.
+        "inside" writes only where ``target`` equals ``inside_label``; "replace" overwrites any
+        label and clears the old voxels of each label written (a segment is replaced).
     inside_label : int, optional
         Required for ``mode="inside"``.
 
@@ -300,6 +509,8 @@ def paint_labels(
     --------
     >>> paint_labels(np.array([[0, 2, 3, 0]]), np.array([[4, 4, 0, 0]]), mode="empty").tolist()
     [[4, 2, 3, 0]]
+    >>> paint_labels(np.array([[4, 2, 4, 0]]), np.array([[0, 0, 0, 4]]), mode="replace").tolist()
+    [[0, 2, 0, 4]]
     """
     target = np.asarray(target)
     labels = check_labels(target, "target", ndims=(2, 3, 4))
@@ -314,7 +525,9 @@ def paint_labels(
         raise ValueError(f"label {top} does not fit the target's dtype {target.dtype}")
     out = target.copy()
     editable = src > 0
-    if mode == "empty":
+    if mode == "replace":
+        out[np.isin(target, np.unique(src[editable]))] = 0
+    elif mode == "empty":
         editable &= target == 0
     elif mode == "inside":
         editable &= target == inside_label

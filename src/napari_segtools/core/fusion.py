@@ -13,7 +13,12 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage as ndi
 
+from ._deprecate import renamed_keywords
 from ._validate import check_image, check_labels, check_same_shape, check_spacing
+from .geometry import Spacing
+
+#: A fusion's result: consensus labels and, per foreground label id, a float32 map in [0, 1].
+Fused = tuple[np.ndarray, dict[int, np.ndarray]]
 
 
 def _stack(
@@ -30,7 +35,7 @@ def _stack(
     return ids, compact[1:].reshape(stacked.shape)
 
 
-def _vote(ids: np.ndarray, compact: np.ndarray, weights: np.ndarray):
+def _vote(ids: np.ndarray, compact: np.ndarray, weights: np.ndarray) -> Fused:
     """Weighted vote: per-label weight sums -> argmax labels and normalised probabilities."""
     scores = np.zeros((len(ids),) + compact.shape[1:], np.float64)
     for j in range(compact.shape[0]):
@@ -42,7 +47,7 @@ def _vote(ids: np.ndarray, compact: np.ndarray, weights: np.ndarray):
     return labels, {int(ids[k]): probs[k].astype(np.float32) for k in range(1, len(ids))}
 
 
-def majority_vote(label_maps: Sequence[np.ndarray]) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+def majority_vote(label_maps: Sequence[np.ndarray]) -> Fused:
     """Fuse label images by majority vote.
 
     Parameters
@@ -69,9 +74,34 @@ def majority_vote(label_maps: Sequence[np.ndarray]) -> tuple[np.ndarray, dict[in
     return _vote(ids, compact, np.ones((len(compact),) + (1,) * (compact.ndim - 1)))
 
 
-def local_ncc(a: np.ndarray, b: np.ndarray, *, spacing, radius_mm: float = 4.0) -> np.ndarray:
-    """Local normalised cross-correlation of two images in a Gaussian window of ``radius_mm``."""
-    sigma = [radius_mm / s for s in spacing]
+@renamed_keywords(radius_mm="sigma_mm")
+def local_ncc(
+    a: np.ndarray, b: np.ndarray, *, spacing: Spacing, sigma_mm: float = 4.0
+) -> np.ndarray:
+    """Compute the local normalised cross-correlation of two images in a Gaussian window.
+
+    Parameters
+    ----------
+    a, b : ndarray
+        Two intensity images of the same shape, any dimension.
+    spacing : tuple of float
+        Voxel size in mm, numpy axis order.
+    sigma_mm : float
+        Gaussian sigma of the local window, mm (was ``radius_mm``).
+
+    Returns
+    -------
+    ncc : float64 ndarray
+        Correlation in [-1, 1] per voxel; 0 where either image is locally flat.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.arange(16.0).reshape(4, 4) % 5
+    >>> bool(np.allclose(local_ncc(a, 2 * a + 1, spacing=(1.0, 1.0), sigma_mm=1.0), 1.0))
+    True
+    """
+    sigma = [sigma_mm / s for s in spacing]
     a = a.astype(np.float64)
     b = b.astype(np.float64)
     ma, mb = ndi.gaussian_filter(a, sigma), ndi.gaussian_filter(b, sigma)
@@ -82,15 +112,16 @@ def local_ncc(a: np.ndarray, b: np.ndarray, *, spacing, radius_mm: float = 4.0) 
     return np.where(denom > 1e-12, cov / np.maximum(denom, 1e-12), 0.0)
 
 
+@renamed_keywords(radius_mm="sigma_mm")
 def weighted_vote(
     label_maps: Sequence[np.ndarray],
     warped_images: Sequence[np.ndarray],
     target: np.ndarray,
     *,
-    spacing,
-    radius_mm: float = 4.0,
+    spacing: Spacing,
+    sigma_mm: float = 4.0,
     power: float = 4.0,
-) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+) -> Fused:
     """Fuse label images by locally weighted voting.
 
     Each atlas votes with weight ``max(ncc, 0) ** power + 1e-3`` where ``ncc`` is the local
@@ -106,8 +137,8 @@ def weighted_vote(
         The target intensity image.
     spacing : tuple of float
         Target voxel size in mm (numpy axis order).
-    radius_mm : float
-        Gaussian sigma of the local window, mm.
+    sigma_mm : float
+        Gaussian sigma of the local window, mm (was ``radius_mm``).
     power : float
         Sharpness of the weighting (0 gives a plain majority vote).
 
@@ -117,35 +148,55 @@ def weighted_vote(
         Label with the largest weight sum per voxel.
     probabilities : dict of int -> float32 ndarray
         Per foreground label, its share of the local weight.
+
+    Raises
+    ------
+    ValueError
+        If the maps, images and target disagree in number or shape, or an option is out of
+        range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> target = np.array([[0.0, 1.0, 0.0, 1.0]])
+    >>> good, bad = np.array([[0, 1, 0, 1]]), np.array([[1, 0, 1, 0]])
+    >>> labels, _ = weighted_vote([bad, good], [1 - target, target], target, spacing=(1.0, 1.0))
+    >>> labels.tolist()
+    [[0, 1, 0, 1]]
     """
     ids, compact = _stack(label_maps)
     target = check_image(target, "target")
     spacing = check_spacing(spacing, target.ndim, array_name="target")
-    if len(warped_images) != len(label_maps):
+    if len(warped_images) != len(label_maps):  # named error before zip(strict=True)
         raise ValueError(
             f"`warped_images` has {len(warped_images)} images but `label_maps` has "
             f"{len(label_maps)}"
         )
     check_same_shape(compact[0], target, ("label_maps[0]", "target"))
-    if radius_mm <= 0 or power < 0:
-        raise ValueError(f"`radius_mm` must be > 0 and `power` >= 0; got {radius_mm} and {power}")
+    if sigma_mm <= 0 or power < 0:
+        raise ValueError(f"`sigma_mm` must be > 0 and `power` >= 0; got {sigma_mm} and {power}")
     weights = []
     for i, image in enumerate(warped_images):
         image = check_image(image, f"warped_images[{i}]")
         check_same_shape(image, target, (f"warped_images[{i}]", "target"))
-        ncc = local_ncc(image, target, spacing=spacing, radius_mm=radius_mm)
+        ncc = local_ncc(image, target, spacing=spacing, sigma_mm=sigma_mm)
         weights.append(np.clip(ncc, 0, None) ** power + 1e-3)
     return _vote(ids, compact, np.stack(weights))
 
 
-def staple(
-    label_maps: Sequence[np.ndarray], *, max_iterations: int = 50
-) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+def staple(label_maps: Sequence[np.ndarray], *, max_iterations: int = 50) -> Fused:
     """Fuse label images with SimpleITK's multi-label STAPLE.
 
     STAPLE estimates each atlas's confusion matrix by expectation-maximisation. The returned
     probabilities are the posterior of each true label given all atlases' votes, computed from
     those confusion matrices and the label priors (the mean label frequencies).
+
+    Parameters
+    ----------
+    label_maps : sequence of (Z, Y, X) or (Y, X) int ndarray
+        One label image per atlas, all on the target grid.
+    max_iterations : int
+        Limit of expectation-maximisation iterations.
 
     Returns
     -------
@@ -153,6 +204,20 @@ def staple(
         STAPLE consensus; voxels STAPLE leaves undecided take the most probable label.
     probabilities : dict of int -> float32 ndarray
         Per foreground label, the posterior probability.
+
+    Raises
+    ------
+    ValueError
+        If ``label_maps`` is empty, the maps differ in shape, or ``max_iterations < 1``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> truth = np.zeros((6, 6), np.uint8)
+    >>> truth[1:5, 1:5] = 1
+    >>> labels, probs = staple([truth, truth, np.ones_like(truth)])
+    >>> bool((labels == truth).all()), sorted(probs)
+    (True, [1])
     """
     import SimpleITK as sitk
 

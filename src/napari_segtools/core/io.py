@@ -7,12 +7,15 @@ and :mod:`napari_segtools.core._sitk` the axis bookkeeping.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import numpy as np
 
-from ._types import Geometry
+from ._nifti import read_header, read_voxels, restore_non_finite
+from ._sitk import with_voxels
+from .geometry import Geometry
 
 #: File name endings read and written through SimpleITK.
 IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd", ".dcm")
@@ -22,42 +25,130 @@ _LABEL_NAME = re.compile(r"(label|seg|mask|aseg|parc|annot|truth|_gt\b|gt_)", re
 _NIFTI_INTENT_LABEL = "1002"
 
 
-def _suffix(path: Path) -> str:
-    name = path.name.lower()
+def image_suffix(path) -> str:
+    """Return the supported image ending of ``path`` (lower case), or ``""`` if it has none.
+
+    Examples
+    --------
+    >>> image_suffix("Brain_T1.NII.GZ"), image_suffix("notes.txt")
+    ('.nii.gz', '')
+    """
+    name = Path(path).name.lower()
     return next((s for s in IMAGE_SUFFIXES if name.endswith(s)), "")
 
 
+def strip_image_suffix(path) -> str:
+    """Return the file name of ``path`` without its image ending.
+
+    Examples
+    --------
+    >>> strip_image_suffix("/data/case01_seg.nii.gz")
+    'case01_seg'
+    """
+    name = Path(path).name
+    return name[: len(name) - len(image_suffix(name))]
+
+
 def is_image_path(path) -> bool:
-    """True for a file with a supported ending or a folder holding a DICOM series."""
+    """Tell whether ``path`` is a file with a supported ending or a folder with a DICOM series."""
     path = Path(path)
     if path.is_dir():
         return bool(_dicom_series_files(path))
-    return bool(_suffix(path))
+    return bool(image_suffix(path))
 
 
-def _dicom_series_files(folder: Path) -> list[str]:
+def list_dicom_series(folder: str | os.PathLike) -> list[str]:
+    """Return the DICOM series instance UIDs found in ``folder`` (empty if none).
+
+    Parameters
+    ----------
+    folder : str or Path
+        A folder of DICOM files.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> list_dicom_series(tempfile.mkdtemp())
+    []
+    """
     import SimpleITK as sitk
 
-    ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
+    return list(sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder)))
+
+
+def _dicom_series_files(folder: Path, series_id: str | None = None) -> list[str]:
+    import SimpleITK as sitk
+
+    ids = list_dicom_series(folder)
     if not ids:
         return []
-    return list(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), ids[0]))
+    if series_id is None and len(ids) > 1:
+        raise ValueError(
+            f"cannot read {folder.name}: it holds {len(ids)} DICOM series; choose one with "
+            f"series_id= ({', '.join(ids)})"
+        )
+    if series_id is not None and series_id not in ids:
+        raise ValueError(
+            f"cannot read {folder.name}: no DICOM series {series_id!r} (found {', '.join(ids)})"
+        )
+    return list(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), series_id or ids[0]))
 
 
-def _read_sitk(path: Path):
+def _check_slice_spacing(reader, image, folder: Path) -> None:
+    """Refuse a series whose slice positions are uneven (a missing or extra slice)."""
+    count = len(reader.GetFileNames())
+    if image.GetDimension() != 3 or count < 3:
+        return
+    normal = np.asarray(image.GetDirection(), float).reshape(3, 3)[:, 2]
+    positions = []
+    for i in range(count):
+        if not reader.HasMetaDataKey(i, "0020|0032"):
+            return
+        xyz = [float(v) for v in reader.GetMetaData(i, "0020|0032").split("\\")]
+        positions.append(float(np.dot(xyz, normal)))
+    gaps = np.diff(positions)
+    typical = float(np.median(gaps))
+    worst = int(np.argmax(np.abs(gaps - typical)))
+    if abs(gaps[worst] - typical) > 0.1 * abs(typical) + 1e-3:
+        raise ValueError(
+            f"cannot read {folder.name}: slices are unevenly spaced ({abs(gaps[worst]):.3g} mm "
+            f"between slices {worst} and {worst + 1}, {abs(typical):.3g} mm elsewhere): a slice "
+            "is missing or the series mixes acquisitions"
+        )
+
+
+def _read_sitk(path: Path, series_id: str | None = None):
     import SimpleITK as sitk
 
     if path.is_dir():
-        files = _dicom_series_files(path)
+        files = _dicom_series_files(path, series_id)
         if not files:
             raise ValueError(f"cannot read {path.name}: the folder holds no DICOM series")
         reader = sitk.ImageSeriesReader()
         reader.SetFileNames(files)
         reader.MetaDataDictionaryArrayUpdateOn()
-        return reader.Execute()
+        image = reader.Execute()
+        _check_slice_spacing(reader, image, path)
+        return image
     if not path.exists():
         raise FileNotFoundError(f"cannot read {path.name}: no such file ({path})")
-    return sitk.ReadImage(str(path))
+    if image_suffix(path) not in (".nii", ".nii.gz"):
+        return sitk.ReadImage(str(path))
+    # SimpleITK trusts a NIfTI header and zero-fills what is missing: check the file first
+    header = read_header(path)
+    raw = read_voxels(path, header)
+    image = sitk.ReadImage(str(path))
+    if raw.dtype.kind == "f" and image.GetNumberOfComponentsPerPixel() == 1:
+        values = sitk.GetArrayViewFromImage(image)
+        restored = restore_non_finite(values, raw, header.slope, header.inter)
+        if restored is not values:
+            image = with_voxels(image, restored)
+    return image
+
+
+_TRUNCATED = re.compile(
+    r"not read completely|expected \d+ bytes but received|unexpected end", re.I
+)
 
 
 def _grey_from_equal_channels(image, path: Path):
@@ -70,7 +161,9 @@ def _grey_from_equal_channels(image, path: Path):
     return image
 
 
-def read_image(path, *, reorient: bool = False) -> tuple[np.ndarray, Geometry]:
+def read_image(
+    path: str | os.PathLike, *, reorient: bool = False, series_id: str | None = None
+) -> tuple[np.ndarray, Geometry]:
     """Read an image file or DICOM series folder.
 
     Parameters
@@ -83,6 +176,9 @@ def read_image(path, *, reorient: bool = False) -> tuple[np.ndarray, Geometry]:
         direction is as close to the identity as the data allow: numpy axes (z, y, x) then run
         towards superior, posterior and left (ITK's LPS). Viewers need this: napari cannot slice
         a layer whose affine swaps axes. The physical placement of every voxel is unchanged.
+    series_id : str, optional
+        Which DICOM series to read from a folder holding several (see
+        :func:`list_dicom_series`); a folder with one series needs none.
 
     Returns
     -------
@@ -94,18 +190,34 @@ def read_image(path, *, reorient: bool = False) -> tuple[np.ndarray, Geometry]:
     Raises
     ------
     ValueError
-        If the file is not a readable image, is truncated, or is not 2-D or 3-D (one line naming
-        the file).
+        If the file is not a readable image, is truncated or contradicts its header, is not 2-D
+        or 3-D, or is a DICOM folder with several series and no ``series_id`` or with unevenly
+        spaced slices (one line naming the file).
     FileNotFoundError
         If ``path`` does not exist.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = write_image(tempfile.mkdtemp() + "/seg.nrrd", np.eye(3, dtype=np.uint8),
+    ...                    Geometry((2.0, 0.5), origin=(10.0, 0.0)))
+    >>> labels, geometry = read_image(path)
+    >>> int(labels.sum()), geometry.spacing, geometry.origin
+    (3, (2.0, 0.5), (10.0, 0.0))
     """
     from ._sitk import sitk_to_array
 
     path = Path(path)
     try:
-        image = _read_sitk(path)
+        image = _read_sitk(path, series_id)
     except RuntimeError as exc:  # SimpleITK reports every unreadable file this way
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown format"
+        text = str(exc).strip()
+        if _TRUNCATED.search(text) or (path.is_file() and "No such file" in text):
+            raise ValueError(
+                f"cannot read {path.name}: truncated: the file holds fewer voxels than its "
+                "header declares"
+            ) from None
+        reason = text.splitlines()[-1] if text else "unknown format"
         raise ValueError(f"cannot read {path.name}: not a readable image ({reason})") from None
     if image.GetNumberOfComponentsPerPixel() > 1:
         image = _grey_from_equal_channels(image, path)
@@ -124,7 +236,7 @@ def read_image(path, *, reorient: bool = False) -> tuple[np.ndarray, Geometry]:
 
         image = sitk.DICOMOrient(image, "LPS")
     array, geometry = sitk_to_array(image)
-    if array.ndim == 3 and array.shape[0] == 1 and path.is_file() and _suffix(path) == ".dcm":
+    if array.ndim == 3 and array.shape[0] == 1 and path.is_file() and image_suffix(path) == ".dcm":
         array, geometry = (
             array[0],
             Geometry(geometry.spacing[1:], geometry.origin[1:], geometry.direction[1:, 1:]),
@@ -133,7 +245,7 @@ def read_image(path, *, reorient: bool = False) -> tuple[np.ndarray, Geometry]:
 
 
 def looks_like_labels(path, array: np.ndarray) -> bool:
-    """True when an integer image is named or tagged as a label map.
+    """Tell whether an integer image is named or tagged as a label map.
 
     The file name holds label/seg/mask/…, or a NIfTI header has the label intent (1002).
     """
@@ -142,7 +254,7 @@ def looks_like_labels(path, array: np.ndarray) -> bool:
     path = Path(path)
     if _LABEL_NAME.search(path.name):
         return True
-    if _suffix(path) in (".nii", ".nii.gz"):
+    if image_suffix(path) in (".nii", ".nii.gz"):
         import SimpleITK as sitk
 
         reader = sitk.ImageFileReader()
@@ -153,17 +265,46 @@ def looks_like_labels(path, array: np.ndarray) -> bool:
     return False
 
 
-def write_image(path, array: np.ndarray, geometry: Geometry, *, compress: bool = True) -> Path:
+def write_image(
+    path: str | os.PathLike, array: np.ndarray, geometry: Geometry, *, compress: bool = True
+) -> Path:
     """Write ``array`` with ``geometry`` to a NIfTI, NRRD or MetaImage file.
 
     Voxel values and dtype are kept exactly (bool is written as uint8); spacing, origin and
-    direction are kept to float precision. Returns the written path.
+    direction are kept to float precision.
+
+    Parameters
+    ----------
+    path : str or Path
+        Target file; its ending (``.nii.gz``, ``.nii``, ``.nrrd``, ``.mha``) picks the format.
+    array : ndarray
+        Voxels in numpy axis order.
+    geometry : Geometry
+        Spacing and origin (mm) and direction of ``array``.
+    compress : bool
+        Compress the voxels (gzip) where the format allows.
+
+    Returns
+    -------
+    Path
+        The written file.
 
     Raises
     ------
     ValueError
         If the file ending is not one of ``.nii.gz``, ``.nii``, ``.nrrd``, ``.mha`` or the array
         does not match the geometry's dimensionality.
+    OSError
+        If the file cannot be written: ``FileNotFoundError`` (no such folder),
+        ``PermissionError``, ``IsADirectoryError`` or ``OSError`` with the path and the reason.
+        No partial file is left behind.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> write_image(tempfile.mkdtemp() + "/mask.nii.gz", np.ones((2, 3, 4), bool),
+    ...             Geometry((2.5, 0.8, 0.8))).name
+    'mask.nii.gz'
     """
     import SimpleITK as sitk
 
@@ -179,7 +320,29 @@ def write_image(path, array: np.ndarray, geometry: Geometry, *, compress: bool =
         raise ValueError(
             f"cannot write {path.name}: array is {array.ndim}-D but geometry is {geometry.ndim}-D"
         )
+    _check_writable(path)
     if array.dtype == bool:
         array = array.astype(np.uint8)
-    sitk.WriteImage(array_to_sitk(array, geometry), str(path), compress)
+    image = array_to_sitk(array, geometry)
+    # write next to the target, then rename: a failed write never leaves a partial file
+    partial = path.with_name(f".{path.name}.partial{image_suffix(path)}")
+    try:
+        sitk.WriteImage(image, str(partial), compress)
+        os.replace(partial, path)
+    except (RuntimeError, OSError) as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise OSError(f"cannot write {path}: {reason}") from None
+    finally:
+        partial.unlink(missing_ok=True)
     return path
+
+
+def _check_writable(path: Path) -> None:
+    """Raise the OSError subclass that says why ``path`` cannot be written, naming it."""
+    folder = path.parent
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write {path}: it is a folder")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"cannot write {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise PermissionError(f"cannot write {path}: permission denied")

@@ -11,12 +11,13 @@ key that :func:`napari_segtools.metrics.evaluate` raises on it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage as ndi
 
-from ._types import Spacing
+from .geometry import Spacing
 
 #: Dice that the five "DSC 0.6" predictions share (each within 0.01 of it).
 SHARED_DICE = 0.6
@@ -62,14 +63,45 @@ class PitfallCase:
         )
 
 
-def disk(shape, center_mm, radius_mm, spacing: Spacing = (1.0, 1.0)) -> np.ndarray:
-    """Bool mask of the pixels whose centre lies within ``radius_mm`` of ``center_mm``.
+def disk(
+    shape: tuple[int, ...],
+    center_mm: Sequence[float],
+    radius_mm: float,
+    *,
+    spacing: Spacing = (1.0, 1.0),
+) -> np.ndarray:
+    """Draw a disk: the pixels whose centre lies within ``radius_mm`` of ``center_mm``.
 
     Pixel ``(i, j)`` has its centre at ``(i * spacing[0], j * spacing[1])`` mm.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Shape of the mask (one entry per axis of ``spacing``).
+    center_mm : sequence of float
+        Centre in mm from pixel 0.
+    radius_mm : float
+        Radius in mm.
+    spacing : tuple of float
+        Pixel size in mm, numpy axis order.
+
+    Returns
+    -------
+    bool ndarray
+        The mask, of ``shape``.
+
+    Examples
+    --------
+    >>> int(disk((5, 5), (2.0, 2.0), 1.0).sum())
+    5
+    >>> int(disk((5, 5), (2.0, 2.0), 1.0, spacing=(2.0, 1.0)).sum())
+    3
     """
     grids = np.ogrid[tuple(slice(0, n) for n in shape)]
-    d2 = sum((g * s - c) ** 2 for g, c, s in zip(grids, center_mm, spacing, strict=True))
-    return d2 <= radius_mm**2 + 1e-9
+    d2 = np.zeros(tuple(shape))
+    for g, c, s in zip(grids, center_mm, spacing, strict=True):
+        d2 = d2 + (g * s - c) ** 2
+    return np.asarray(d2 <= radius_mm**2 + 1e-9)
 
 
 def _dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -77,7 +109,7 @@ def _dice(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _closest_to_dice(reference: np.ndarray, build, params) -> np.ndarray:
-    """The prediction ``build(p)`` over ``params`` whose Dice with ``reference`` is nearest 0.6."""
+    """Pick the prediction ``build(p)`` over ``params`` whose Dice is nearest 0.6."""
     candidates = [build(p) for p in params]
     return min(candidates, key=lambda pred: abs(_dice(reference, pred) - SHARED_DICE))
 
@@ -93,11 +125,13 @@ def _small_structure() -> PitfallCase:
     ref[disk(shape, (20, 38), 12)] = 2  # a large organ
     pred = np.roll(ref, 1, axis=1)  # both shifted by one pixel
     return PitfallCase(
-        "size", "small_structure",
+        "size",
+        "small_structure",
         "The same one-pixel shift costs the 9-pixel lesion (label 1) a third of its Dice but the "
         "large disc (label 2) almost nothing.",
-        ref, pred,
-    )  # fmt: skip
+        ref,
+        pred,
+    )
 
 
 def _vessel_tree(shape, width: int, gap: bool) -> np.ndarray:
@@ -118,12 +152,14 @@ def _thin_shape() -> PitfallCase:
     ref = _vessel_tree(shape, 2, gap=False)
     pred = _vessel_tree(shape, 3, gap=True)
     return PitfallCase(
-        "shape", "component_count",
+        "shape",
+        "component_count",
         "Thin vessels: one pixel of extra thickness drops Dice to 0.75 although the tree is "
         "traced correctly, while the broken-off branch, the error that matters, shows only in the "
         "component count (clDice moves little for a short gap).",
-        _u8(ref), _u8(pred),
-    )  # fmt: skip
+        _u8(ref),
+        _u8(pred),
+    )
 
 
 def _misalignment() -> PitfallCase:
@@ -131,11 +167,13 @@ def _misalignment() -> PitfallCase:
     ref = disk(shape, (20, 18), 7)
     pred = disk(shape, (20, 25), 7)
     return PitfallCase(
-        "alignment", "misalignment",
+        "alignment",
+        "misalignment",
         "A prediction of the right size in the wrong place: the overlap is moderate but the "
         "centres are a structure radius apart.",
-        _u8(ref), _u8(pred),
-    )  # fmt: skip
+        _u8(ref),
+        _u8(pred),
+    )
 
 
 def _holes() -> PitfallCase:
@@ -143,11 +181,13 @@ def _holes() -> PitfallCase:
     ref = disk(shape, (20, 20), 14)
     pred = ref & ~disk(shape, (20, 20), 4)
     return PitfallCase(
-        "holes", "holes",
+        "holes",
+        "holes",
         "A hole inside the prediction lowers Dice by only 0.04; look inside the masks, not only "
         "at the overlap score.",
-        _u8(ref), _u8(pred),
-    )  # fmt: skip
+        _u8(ref),
+        _u8(pred),
+    )
 
 
 def _annotation_noise() -> PitfallCase:
@@ -161,11 +201,13 @@ def _annotation_noise() -> PitfallCase:
         ref[r, c] = True
     pred = disk(shape, (24, 24), 13)
     return PitfallCase(
-        "annotation noise", "component_count",
+        "annotation noise",
+        "component_count",
         "Stray annotation clicks far from the object dominate HD while Dice hardly moves; "
         "HD95 and NSD are robust to them.",
-        _u8(ref), _u8(pred),
-    )  # fmt: skip
+        _u8(ref),
+        _u8(pred),
+    )
 
 
 def _empty(which: str) -> PitfallCase:
@@ -174,17 +216,21 @@ def _empty(which: str) -> PitfallCase:
     empty = np.zeros(shape, np.uint8)
     if which == "reference":
         return PitfallCase(
-            "empty reference", "empty_reference",
+            "empty reference",
+            "empty_reference",
             "The reference is empty: Dice and HD are undefined, not 0 or 1, and must not be "
             "silently averaged; count false-positive detections instead.",
-            empty, blob,
-        )  # fmt: skip
+            empty,
+            blob,
+        )
     return PitfallCase(
-        "empty prediction", "empty_prediction",
+        "empty prediction",
+        "empty_prediction",
         "The prediction misses the structure entirely: distances are undefined and a mean that "
         "skips them hides the miss; count missed structures.",
-        blob, empty,
-    )  # fmt: skip
+        blob,
+        empty,
+    )
 
 
 def _resolution() -> PitfallCase:
@@ -192,29 +238,36 @@ def _resolution() -> PitfallCase:
     ref_shape = (int(field / fine),) * 2
     pred_shape = (int(field / coarse),) * 2
     # pixel centres of both grids tile the same 24 mm field; the circle sits at its centre
-    ref = disk(ref_shape, (12 - fine / 2,) * 2, 8, (fine, fine))
-    pred = disk(pred_shape, (12 - coarse / 2,) * 2, 8, (coarse, coarse))
+    ref = disk(ref_shape, (12 - fine / 2,) * 2, 8, spacing=(fine, fine))
+    pred = disk(pred_shape, (12 - coarse / 2,) * 2, 8, spacing=(coarse, coarse))
     return PitfallCase(
-        "resolution", "resolution_mismatch",
+        "resolution",
+        "resolution_mismatch",
         "The same 8 mm circle drawn on a 0.5 mm and a 2 mm grid: the staircase of the coarse "
         "grid alone costs Dice and adds HD, although both masks show the same circle.",
-        _u8(ref), _u8(pred),
-        reference_spacing=(fine, fine), prediction_spacing=(coarse, coarse),
+        _u8(ref),
+        _u8(pred),
+        reference_spacing=(fine, fine),
+        prediction_spacing=(coarse, coarse),
         prediction_offset=((coarse - fine) / 2,) * 2,
-    )  # fmt: skip
+    )
 
 
 def _anisotropy() -> PitfallCase:
     spacing = (4.0, 0.5)
     shape = (12, 96)
-    ref = disk(shape, (22, 24), 16, spacing)
+    ref = disk(shape, (22, 24), 16, spacing=spacing)
     pred = np.roll(ref, 1, axis=0)
     return PitfallCase(
-        "anisotropy", "anisotropic_spacing",
+        "anisotropy",
+        "anisotropic_spacing",
         "With 4 mm x 0.5 mm pixels a one-pixel slip across rows is a 4 mm error but along "
         "columns only 0.5 mm: report distances in mm and per direction.",
-        _u8(ref), _u8(pred), reference_spacing=spacing, prediction_spacing=spacing,
-    )  # fmt: skip
+        _u8(ref),
+        _u8(pred),
+        reference_spacing=spacing,
+        prediction_spacing=spacing,
+    )
 
 
 def _one_layer(grow: bool) -> PitfallCase:
@@ -224,18 +277,22 @@ def _one_layer(grow: bool) -> PitfallCase:
     if grow:
         pred = ndi.binary_dilation(ref, cross)
         return PitfallCase(
-            "over-segmentation", "over_segmentation",
+            "over-segmentation",
+            "over_segmentation",
             "One extra layer of pixels all round: every error is a false positive, a systematic "
             "bias that Dice alone does not show.",
-            _u8(ref), _u8(pred),
-        )  # fmt: skip
+            _u8(ref),
+            _u8(pred),
+        )
     pred = ndi.binary_erosion(ref, cross)
     return PitfallCase(
-        "under-segmentation", "under_segmentation",
+        "under-segmentation",
+        "under_segmentation",
         "One layer of pixels too few all round: the same Dice loss as over-segmentation, but "
         "every error is a false negative; compare volumes or FP against FN.",
-        _u8(ref), _u8(pred),
-    )  # fmt: skip
+        _u8(ref),
+        _u8(pred),
+    )
 
 
 def _shared_dice_cases() -> list[PitfallCase]:
@@ -270,7 +327,7 @@ def _shared_dice_cases() -> list[PitfallCase]:
             "HD95, ASSD and NSD tell the five apart.",
             _u8(ref),
             _u8(pred),
-        )  # fmt: skip
+        )
         for (kind, key), pred in preds.items()
     ]
 

@@ -13,21 +13,16 @@ Each method has an ``iter_*`` generator yielding :class:`Progress` and a plain f
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._competitive import grow_from_seeds, iter_grow_from_seeds
-from ._flood import (
-    RegionLeakError,
-    cast_bounds,
-    check_connectivity,
-    check_leak,
-    check_max_fraction,
-    check_seed_values,
-    flood,
-    flood_mask,
-)
+from ._deprecate import renamed_keywords
+from ._flood import RegionLeakError, cast_bounds, check_leak, check_seed_values, flood, flood_mask
 from ._types import Progress, ProgressGenerator, run_to_completion
-from ._validate import check_image, check_seeds
+from ._validate import check_connectivity, check_image, check_max_fraction, check_seeds
 
 __all__ = [
     "RegionLeakError",
@@ -43,7 +38,9 @@ __all__ = [
 ]
 
 
-def _prepare(image, seeds, connectivity, max_fraction):
+def _prepare(
+    image: ArrayLike, seeds: ArrayLike, connectivity: int, max_fraction: float | None
+) -> tuple[np.ndarray, np.ndarray, int, float | None]:
     arr = check_image(image, allow_nan=True)
     return (
         arr,
@@ -53,7 +50,7 @@ def _prepare(image, seeds, connectivity, max_fraction):
     )
 
 
-def _radius(radius, ndim: int, name: str) -> tuple[int, ...]:
+def _radius(radius: Any, ndim: int, name: str) -> tuple[int, ...]:
     values = np.asarray(radius)
     if values.ndim > 1 or values.size not in (1, ndim):
         raise ValueError(f"`{name}` needs one value or {ndim} (one per axis); got {radius!r}")
@@ -96,8 +93,11 @@ def _seed_statistics(arr: np.ndarray, idx: np.ndarray, radius: int) -> tuple[flo
     return mean, variance
 
 
-def auto_range(image, seeds, *, radius: int = 1, multiplier: float = 2.5) -> tuple[float, float]:
-    """Intensity range ``mean +/- multiplier * sigma`` of the voxels around the seeds.
+@renamed_keywords(radius="radius_voxels")
+def auto_range(
+    image: ArrayLike, seeds: ArrayLike, *, radius_voxels: int = 1, multiplier: float = 2.5
+) -> tuple[float, float]:
+    """Estimate the intensity range ``mean +/- multiplier * sigma`` around the seeds.
 
     The statistics are those :func:`confidence_connected` starts from.
 
@@ -107,8 +107,9 @@ def auto_range(image, seeds, *, radius: int = 1, multiplier: float = 2.5) -> tup
         Intensities.
     seeds : (N, ndim) int array
         Seed voxel indices, numpy axis order.
-    radius : int
-        Half-width (voxels) of the box sampled around each seed (edges replicated).
+    radius_voxels : int
+        Half-width in voxels of the box sampled around each seed (edges replicated).
+        Formerly ``radius`` (deprecated).
     multiplier : float
         Number of standard deviations on each side of the mean.
 
@@ -120,31 +121,42 @@ def auto_range(image, seeds, *, radius: int = 1, multiplier: float = 2.5) -> tup
     Raises
     ------
     ValueError
-        Seeds outside the image or near NaN voxels; ``radius=0`` with a single seed.
+        Seeds outside the image or near NaN voxels; ``radius_voxels=0`` with a single seed.
 
     Examples
     --------
-    >>> auto_range(np.array([[10, 12, 14, 99]]), [[0, 0], [0, 1], [0, 2]], radius=0, multiplier=2)
+    >>> seeds = [[0, 0], [0, 1], [0, 2]]
+    >>> auto_range(np.array([[10, 12, 14, 99]]), seeds, radius_voxels=0, multiplier=2)
     (8.0, 16.0)
     """
     arr = check_image(image, allow_nan=True)
     mean, variance = _seed_statistics(
-        arr, check_seeds(seeds, arr.shape), _radius(radius, 1, "radius")[0]
+        arr, check_seeds(seeds, arr.shape), _radius(radius_voxels, 1, "radius_voxels")[0]
     )
     spread = multiplier * float(np.sqrt(max(variance, 0.0)))
     return mean - spread, mean + spread
 
 
 def iter_connected_threshold(
-    image,
-    seeds,
+    image: ArrayLike,
+    seeds: ArrayLike,
     *,
     lower: float,
     upper: float,
     connectivity: int = 1,
     max_fraction: float | None = 0.5,
 ) -> ProgressGenerator[np.ndarray]:
-    """Generator form of :func:`connected_threshold`; yields :class:`Progress`."""
+    """Grow :func:`connected_threshold`'s region, yielding :class:`Progress` events.
+
+    Parameters, result and errors as :func:`connected_threshold`.
+
+    Examples
+    --------
+    >>> image = np.zeros((2, 2))
+    >>> gen = iter_connected_threshold(image, [[0, 0]], lower=0, upper=0, max_fraction=None)
+    >>> [e.message for e in gen]
+    ['growing from the seeds', 'done']
+    """
     arr, idx, conn, guard = _prepare(image, seeds, connectivity, max_fraction)
     low, high = cast_bounds(lower, upper, arr.dtype)
     check_seed_values(arr, idx, low, high)
@@ -156,15 +168,15 @@ def iter_connected_threshold(
 
 
 def connected_threshold(
-    image,
-    seeds,
+    image: ArrayLike,
+    seeds: ArrayLike,
     *,
     lower: float,
     upper: float,
     connectivity: int = 1,
     max_fraction: float | None = 0.5,
 ) -> np.ndarray:
-    """Voxels with ``lower <= value <= upper`` connected to the seeds (ITK ConnectedThreshold).
+    """Grow the voxels in ``[lower, upper]`` connected to the seeds (ITK ConnectedThreshold).
 
     Parameters
     ----------
@@ -210,17 +222,28 @@ def connected_threshold(
     )
 
 
+@renamed_keywords(initial_radius="initial_radius_voxels")
 def iter_confidence_connected(
-    image,
-    seeds,
+    image: ArrayLike,
+    seeds: ArrayLike,
     *,
     multiplier: float = 4.5,
     iterations: int = 4,
-    initial_radius: int = 1,
+    initial_radius_voxels: int = 1,
     connectivity: int = 1,
     max_fraction: float | None = 0.5,
 ) -> ProgressGenerator[np.ndarray]:
-    """Generator form of :func:`confidence_connected`; yields one :class:`Progress` per pass."""
+    """Grow :func:`confidence_connected`'s region, yielding one :class:`Progress` per pass.
+
+    Parameters, result and errors as :func:`confidence_connected`.
+
+    Examples
+    --------
+    >>> img = np.array([[10, 11, 10, 90], [11, 10, 12, 95]])
+    >>> gen = iter_confidence_connected(img, [[0, 0]], iterations=1, max_fraction=None)
+    >>> [e.message for e in gen]
+    ['pass 1 of 2', 'pass 2 of 2']
+    """
     arr, idx, conn, guard = _prepare(image, seeds, connectivity, max_fraction)
     if not np.isfinite(multiplier) or multiplier < 0:
         raise ValueError(
@@ -229,9 +252,10 @@ def iter_confidence_connected(
     if int(iterations) != iterations or iterations < 0:
         raise ValueError(f"`iterations` must be a non-negative integer; got {iterations!r}")
     check_seed_values(arr, idx, -np.inf, np.inf)
-    mean, variance = _seed_statistics(arr, idx, _radius(initial_radius, 1, "initial_radius")[0])
+    radius = _radius(initial_radius_voxels, 1, "initial_radius_voxels")[0]
+    mean, variance = _seed_statistics(arr, idx, radius)
     seed_values = arr[tuple(idx.T)].astype(np.float64)
-    region = None
+    region: np.ndarray | None = None
     for step in range(int(iterations) + 1):
         yield Progress(step, int(iterations) + 1, f"pass {step + 1} of {int(iterations) + 1}")
         if region is not None:
@@ -247,16 +271,18 @@ def iter_confidence_connected(
         high = max(mean + spread, seed_values.max())
         region = flood(arr, idx, *cast_bounds(low, high, arr.dtype), conn)
         check_leak(region, guard)
+    assert region is not None  # the loop runs at least once
     return region
 
 
+@renamed_keywords(initial_radius="initial_radius_voxels")
 def confidence_connected(
-    image,
-    seeds,
+    image: ArrayLike,
+    seeds: ArrayLike,
     *,
     multiplier: float = 4.5,
     iterations: int = 4,
-    initial_radius: int = 1,
+    initial_radius_voxels: int = 1,
     connectivity: int = 1,
     max_fraction: float | None = 0.5,
 ) -> np.ndarray:
@@ -276,8 +302,9 @@ def confidence_connected(
         Half-width of the range in standard deviations (ITK default 4.5).
     iterations : int
         Number of re-estimation passes (ITK default 4).
-    initial_radius : int
+    initial_radius_voxels : int
         Half-width in voxels of the box around each seed for the first estimate (ITK default 1).
+        Formerly ``initial_radius`` (deprecated).
     connectivity : int
         1 = face neighbours (ITK's only choice) ... ``image.ndim`` = all.
     max_fraction : float or None
@@ -290,7 +317,7 @@ def confidence_connected(
     Raises
     ------
     ValueError
-        Seeds outside the image, on or next to NaN; ``initial_radius=0`` with one seed.
+        Seeds outside the image, on or next to NaN; ``initial_radius_voxels=0`` with one seed.
     RegionLeakError
         A pass exceeded ``max_fraction`` of the image.
 
@@ -298,6 +325,13 @@ def confidence_connected(
     -----
     When a pass leaves a single voxel, its variance is 0/0: ITK then returns an empty region,
     here the iterations stop and the seed voxel is returned.
+
+    Examples
+    --------
+    >>> img = np.array([[10, 11, 10, 90], [11, 10, 12, 95]])
+    >>> confidence_connected(img, [[0, 0]], multiplier=2.5, max_fraction=None).astype(int)
+    array([[1, 1, 1, 0],
+           [1, 1, 0, 0]])
     """
     return run_to_completion(
         iter_confidence_connected(
@@ -305,28 +339,39 @@ def confidence_connected(
             seeds,
             multiplier=multiplier,
             iterations=iterations,
-            initial_radius=initial_radius,
+            initial_radius_voxels=initial_radius_voxels,
             connectivity=connectivity,
             max_fraction=max_fraction,
         )
     )
 
 
+@renamed_keywords(radius="radius_voxels")
 def iter_neighborhood_connected(
-    image,
-    seeds,
+    image: ArrayLike,
+    seeds: ArrayLike,
     *,
     lower: float,
     upper: float,
-    radius=1,
+    radius_voxels: int | tuple[int, ...] = 1,
     connectivity: int = 1,
     max_fraction: float | None = 0.5,
 ) -> ProgressGenerator[np.ndarray]:
-    """Generator form of :func:`neighborhood_connected`; yields :class:`Progress`."""
+    """Grow :func:`neighborhood_connected`'s region, yielding :class:`Progress` events.
+
+    Parameters, result and errors as :func:`neighborhood_connected`.
+
+    Examples
+    --------
+    >>> image = np.zeros((3, 3))
+    >>> gen = iter_neighborhood_connected(image, [[1, 1]], lower=0, upper=0, max_fraction=None)
+    >>> [e.message for e in gen]
+    ['testing neighbourhoods', 'growing from the seeds', 'done']
+    """
     from scipy import ndimage as ndi
 
     arr, idx, conn, guard = _prepare(image, seeds, connectivity, max_fraction)
-    rad = _radius(radius, arr.ndim, "radius")
+    rad = _radius(radius_voxels, arr.ndim, "radius_voxels")
     low, high = cast_bounds(lower, upper, arr.dtype)
     check_seed_values(arr, idx, low, high)
     yield Progress(0, 2, "testing neighbourhoods")
@@ -341,17 +386,18 @@ def iter_neighborhood_connected(
     return region
 
 
+@renamed_keywords(radius="radius_voxels")
 def neighborhood_connected(
-    image,
-    seeds,
+    image: ArrayLike,
+    seeds: ArrayLike,
     *,
     lower: float,
     upper: float,
-    radius=1,
+    radius_voxels: int | tuple[int, ...] = 1,
     connectivity: int = 1,
     max_fraction: float | None = 0.5,
 ) -> np.ndarray:
-    """Voxels whose whole box neighbourhood lies in ``[lower, upper]``, connected to the seeds.
+    """Grow the voxels whose whole box neighbourhood lies in ``[lower, upper]`` from the seeds.
 
     Same result as ITK NeighborhoodConnected: image edges are replicated, and a seed whose own
     value is in range belongs to the region even when its neighbourhood is not, growing on from
@@ -365,8 +411,9 @@ def neighborhood_connected(
         Seed voxel indices in numpy axis order.
     lower, upper : float
         Inclusive intensity range, cast to the pixel type as in :func:`connected_threshold`.
-    radius : int or sequence of int
-        Half-width of the box in voxels, one value or one per axis (ITK default 1).
+    radius_voxels : int or sequence of int
+        Half-width of the box in voxels, one value or one per axis (ITK default 1). Formerly
+        ``radius`` (deprecated).
     connectivity : int
         1 = face neighbours (ITK's only choice) ... ``image.ndim`` = all.
     max_fraction : float or None
@@ -382,6 +429,12 @@ def neighborhood_connected(
         Seeds outside the image, on NaN, or with a value outside the range.
     RegionLeakError
         The region exceeded ``max_fraction`` of the image.
+
+    Examples
+    --------
+    >>> img = np.zeros((5, 5)); img[:, 4] = 9
+    >>> neighborhood_connected(img, [[2, 1]], lower=0, upper=1, max_fraction=None).astype(int)[2]
+    array([1, 1, 1, 0, 0])
     """
     return run_to_completion(
         iter_neighborhood_connected(
@@ -389,7 +442,7 @@ def neighborhood_connected(
             seeds,
             lower=lower,
             upper=upper,
-            radius=radius,
+            radius_voxels=radius_voxels,
             connectivity=connectivity,
             max_fraction=max_fraction,
         )

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from ._sitk import array_to_sitk
-from ._types import Geometry
+from .geometry import Geometry
 
 Transform = Literal["rigid", "affine", "deformable"]
 Metric = Literal["mattes", "mean_squares", "correlation"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RegistrationSettings:
-    """How to register an atlas onto a target.
+    """How to register an atlas onto a target (every field keyword-only).
 
     Attributes
     ----------
@@ -55,6 +55,17 @@ class RegistrationSettings:
         Bins of the Mattes metric.
     seed : int
         Random seed of the metric sampling, for repeatable results.
+
+    Raises
+    ------
+    ValueError
+        If a field is out of range (the message names it).
+
+    Examples
+    --------
+    >>> s = RegistrationSettings(transform="rigid", iterations=20)
+    >>> s.stages(), s.total_iterations()
+    ((('rigid', 2, 20),), 40)
     """
 
     transform: Transform = "affine"
@@ -72,7 +83,7 @@ class RegistrationSettings:
     histogram_bins: int = 32
     seed: int = 42
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.transform not in ("rigid", "affine", "deformable"):
             raise ValueError(
                 f"`transform` must be 'rigid', 'affine' or 'deformable'; got {self.transform!r}"
@@ -92,7 +103,7 @@ class RegistrationSettings:
             factors = getattr(self, name)
             if len(factors) == 0 or len(factors) != len(smooth) or min(factors) < 1:
                 raise ValueError(
-                    f"`{name}` must be >= 1 with one `smoothing` sigma per level; got {factors} "
+                    f"`{name}` must be >= 1 with one `smoothing_mm` sigma per level; got {factors} "
                     f"and {smooth}"
                 )
         if self.iterations < 1 or self.deformable_iterations < 1:
@@ -105,7 +116,7 @@ class RegistrationSettings:
                 raise ValueError(f"`{name}` must be positive mm; got {getattr(self, name)}")
 
     def stages(self) -> tuple[tuple[str, int, int], ...]:
-        """(stage name, pyramid levels, iterations per level) of every stage, in order."""
+        """Return (stage name, pyramid levels, iterations per level) of every stage, in order."""
         linear = len(self.shrink_factors)
         out = [("rigid", linear, self.iterations)]
         if self.transform != "rigid":
@@ -116,7 +127,7 @@ class RegistrationSettings:
         return tuple(out)
 
     def total_iterations(self) -> int:
-        """Upper bound of optimizer iterations over all stages and levels (for progress bars)."""
+        """Return the most optimizer iterations over all stages and levels (for progress bars)."""
         return sum(levels * iters for _, levels, iters in self.stages())
 
 
@@ -132,15 +143,36 @@ class RegistrationCancelled(Exception):
     """Raised inside :func:`register_and_warp` when ``should_stop()`` asked it to stop."""
 
 
+#: ``report(stage, level, levels, iteration, iterations)``: progress of a running registration.
+Reporter = Callable[[str, int, int, int, int], None]
+
+
 @dataclass(frozen=True)
 class Warped:
-    """One atlas brought into the target grid."""
+    """One atlas brought into the target grid.
+
+    Attributes
+    ----------
+    labels : ndarray
+        Atlas labels resampled by nearest neighbour onto the target grid (atlas dtype).
+    image : float32 ndarray
+        Atlas intensities resampled linearly onto the target grid.
+    geometry : Geometry
+        The target grid's placement, on which ``labels`` and ``image`` lie.
+    similarity : float
+        Normalised cross-correlation with the target inside the overlap.
+    overlap : float
+        Fraction of target voxels that map inside the atlas grid.
+    displacement_mm : ndarray or None
+        ``|T(x) - x|`` in mm on the target grid, when asked for.
+    """
 
     labels: np.ndarray
     image: np.ndarray
-    similarity: float  # normalised cross-correlation with the target inside the overlap
-    overlap: float  # fraction of target voxels that map inside the atlas grid
-    displacement_mm: np.ndarray | None  # |T(x) - x| in mm on the target grid, if asked for
+    geometry: Geometry
+    similarity: float
+    overlap: float
+    displacement_mm: np.ndarray | None
 
 
 def _method(sitk, settings: RegistrationSettings, shrink, smoothing):
@@ -236,7 +268,7 @@ def _demons_stage(sitk, fixed, moving, linear, settings, report, should_stop):
     )
     levels = len(settings.deformable_shrink_factors)
     iterations = settings.deformable_iterations
-    field = None
+    field: Any = None
     for level, (shrink, sigma) in enumerate(
         zip(settings.deformable_shrink_factors, settings.deformable_smoothing_mm, strict=True)
     ):
@@ -277,10 +309,63 @@ def _demons_stage(sitk, fixed, moving, linear, settings, report, should_stop):
     return sitk.DisplacementFieldTransform(field)
 
 
-def register(fixed, moving, settings: RegistrationSettings, *, report, should_stop):
-    """Register SimpleITK ``moving`` onto ``fixed``; return the fixed->moving transform."""
+def _no_report(stage: str, level: int, levels: int, iteration: int, iterations: int) -> None:
+    """Ignore progress (the default reporter)."""
+
+
+def _never() -> bool:
+    """Never stop (the default ``should_stop``)."""
+    return False
+
+
+def register(
+    fixed: Any,
+    moving: Any,
+    *,
+    settings: RegistrationSettings | None = None,
+    report: Reporter | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Any:
+    """Register SimpleITK image ``moving`` onto ``fixed``; return the fixed->moving transform.
+
+    Parameters
+    ----------
+    fixed, moving : SimpleITK.Image
+        3-D float images with their physical placement.
+    settings : RegistrationSettings, optional
+        Stages, metric and pyramid; default ``RegistrationSettings()`` (rigid, then affine).
+    report : callable, optional
+        Receives ``(stage, level, levels, iteration, iterations)`` during the optimisation.
+    should_stop : callable, optional
+        Polled every iteration; returning true aborts with :class:`RegistrationCancelled`.
+
+    Returns
+    -------
+    transform : SimpleITK.Transform
+        Maps fixed (target) physical points to moving (atlas) physical points.
+
+    Raises
+    ------
+    RegistrationCancelled
+        If ``should_stop()`` turned true.
+    RuntimeError
+        If SimpleITK's optimisation fails (the message names the stage).
+
+    Examples
+    --------
+    >>> import SimpleITK as sitk
+    >>> fixed = sitk.GaussianSource(sitk.sitkFloat32, [24] * 3, [4.0] * 3, [12.0] * 3)
+    >>> moving = sitk.GaussianSource(sitk.sitkFloat32, [24] * 3, [4.0] * 3, [13.0, 12.0, 12.0])
+    >>> settings = RegistrationSettings(transform="rigid", metric="mean_squares", sampling=1.0)
+    >>> transform = register(fixed, moving, settings=settings)
+    >>> round(transform.TransformPoint((12.0, 12.0, 12.0))[0])
+    13
+    """
     import SimpleITK as sitk
 
+    settings = RegistrationSettings() if settings is None else settings
+    report = _no_report if report is None else report
+    should_stop = _never if should_stop is None else should_stop
     linear = _linear_stages(sitk, fixed, moving, settings, report, should_stop)
     if settings.transform != "deformable":
         return linear
@@ -299,30 +384,32 @@ def _ncc(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     return float((a * b).sum() / denom) if denom > 0 else 0.0
 
 
-def register_and_warp(
-    target: np.ndarray,
-    target_geometry: Geometry,
-    atlas_image: np.ndarray,
-    atlas_labels: np.ndarray,
-    atlas_geometry: Geometry,
-    settings: RegistrationSettings,
+def _displacement_magnitude(sitk: Any, transform: Any, fixed: Any) -> np.ndarray:
+    """Return ``|T(x) - x|`` in mm at every voxel of ``fixed``."""
+    field = sitk.TransformToDisplacementField(
+        transform,
+        sitk.sitkVectorFloat64,
+        fixed.GetSize(),
+        fixed.GetOrigin(),
+        fixed.GetSpacing(),
+        fixed.GetDirection(),
+    )
+    return np.linalg.norm(sitk.GetArrayFromImage(field), axis=-1).astype(np.float32)
+
+
+def _warp(
+    sitk: Any,
+    transform: Any,
+    fixed: Any,
+    moving: Any,
+    labels_img: Any,
     *,
-    report: Callable[[str, int, int, int, int], None],
-    should_stop: Callable[[], bool],
-    displacement: bool = False,
+    target: np.ndarray,
+    geometry: Geometry,
+    labels_dtype: np.dtype,
+    displacement: bool,
 ) -> Warped:
-    """Register the atlas onto the target and resample its image and labels into the target grid.
-
-    Labels use nearest-neighbour interpolation; the image uses linear interpolation. ``report``
-    receives (stage, level, levels, iteration, iterations); ``should_stop()`` returning true
-    aborts the registration with :class:`RegistrationCancelled`.
-    """
-    import SimpleITK as sitk
-
-    fixed = array_to_sitk(target.astype(np.float32, copy=False), target_geometry)
-    moving = array_to_sitk(atlas_image.astype(np.float32, copy=False), atlas_geometry)
-    transform = register(fixed, moving, settings, report=report, should_stop=should_stop)
-    labels_img = array_to_sitk(atlas_labels, atlas_geometry)
+    """Resample the atlas image (linear) and labels (nearest) into the target grid."""
     labels = sitk.GetArrayFromImage(
         sitk.Resample(labels_img, fixed, transform, sitk.sitkNearestNeighbor, 0)
     )
@@ -332,21 +419,98 @@ def register_and_warp(
     inside = sitk.GetArrayFromImage(
         sitk.Resample(inside_img, fixed, transform, sitk.sitkNearestNeighbor, 0)
     ).astype(bool)
-    magnitude = None
-    if displacement:
-        field = sitk.TransformToDisplacementField(
-            transform,
-            sitk.sitkVectorFloat64,
-            fixed.GetSize(),
-            fixed.GetOrigin(),
-            fixed.GetSpacing(),
-            fixed.GetDirection(),
-        )
-        magnitude = np.linalg.norm(sitk.GetArrayFromImage(field), axis=-1).astype(np.float32)
     return Warped(
-        labels=labels.astype(atlas_labels.dtype, copy=False),
+        labels=labels.astype(labels_dtype, copy=False),
         image=image,
+        geometry=geometry,
         similarity=_ncc(image, target, inside),
         overlap=float(inside.mean()),
-        displacement_mm=magnitude,
+        displacement_mm=_displacement_magnitude(sitk, transform, fixed) if displacement else None,
+    )
+
+
+def register_and_warp(
+    target: np.ndarray,
+    atlas_image: np.ndarray,
+    atlas_labels: np.ndarray,
+    *,
+    geometry: Geometry,
+    atlas_geometry: Geometry,
+    settings: RegistrationSettings | None = None,
+    report: Reporter | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    displacement: bool = False,
+) -> Warped:
+    """Register the atlas onto the target and resample its image and labels into the target grid.
+
+    Labels use nearest-neighbour interpolation (never interpolated); the image uses linear
+    interpolation. The caller validates the arrays (see
+    :func:`napari_segtools.core.atlas.iter_propagate_atlases`).
+
+    Parameters
+    ----------
+    target : (Z, Y, X) ndarray
+        Target intensity image.
+    atlas_image : (Z, Y, X) ndarray
+        Atlas intensity image.
+    atlas_labels : (Z, Y, X) int ndarray
+        Atlas labels on the atlas image's grid.
+    geometry : Geometry
+        The target's spacing, origin and direction (mm, numpy axis order).
+    atlas_geometry : Geometry
+        The atlas grid's spacing, origin and direction.
+    settings : RegistrationSettings, optional
+        Default ``RegistrationSettings()`` (rigid, then affine, Mattes MI).
+    report : callable, optional
+        Receives ``(stage, level, levels, iteration, iterations)``.
+    should_stop : callable, optional
+        Returning true aborts the registration with :class:`RegistrationCancelled`.
+    displacement : bool
+        Also return the displacement magnitude (mm) on the target grid.
+
+    Returns
+    -------
+    Warped
+        Warped labels and image on the target grid (``geometry``), similarity and overlap.
+
+    Raises
+    ------
+    RegistrationCancelled
+        If ``should_stop()`` turned true.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_segtools.core.geometry import Geometry
+    >>> z, y, x = np.mgrid[:20, :20, :20]
+    >>> blob = np.exp(-((z - 10) ** 2 + (y - 10) ** 2 + (x - 10) ** 2) / 20.0)
+    >>> shifted = np.roll(blob, 2, axis=2)
+    >>> labels = (shifted > 0.5).astype(np.uint8)
+    >>> warped = register_and_warp(
+    ...     blob,
+    ...     shifted,
+    ...     labels,
+    ...     geometry=Geometry((1.0, 1.0, 1.0)),
+    ...     atlas_geometry=Geometry((1.0, 1.0, 1.0)),
+    ...     settings=RegistrationSettings(transform="rigid", metric="mean_squares", sampling=1.0),
+    ... )
+    >>> bool((warped.labels == (blob > 0.5)).mean() > 0.99), warped.similarity > 0.99
+    (True, True)
+    """
+    import SimpleITK as sitk
+
+    settings = RegistrationSettings() if settings is None else settings
+    fixed = array_to_sitk(target.astype(np.float32, copy=False), geometry)
+    moving = array_to_sitk(atlas_image.astype(np.float32, copy=False), atlas_geometry)
+    transform = register(fixed, moving, settings=settings, report=report, should_stop=should_stop)
+    return _warp(
+        sitk,
+        transform,
+        fixed,
+        moving,
+        array_to_sitk(atlas_labels, atlas_geometry),
+        target=target,
+        geometry=geometry,
+        labels_dtype=atlas_labels.dtype,
+        displacement=displacement,
     )

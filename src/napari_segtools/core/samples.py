@@ -6,7 +6,7 @@ from importlib.resources import as_file, files
 
 import numpy as np
 
-from ._types import Geometry
+from .geometry import Geometry
 
 MNI152_FOLDER = "mni152_2009a"
 MNI152_T1 = "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
@@ -20,8 +20,10 @@ def sample_path(*parts: str):
 
 
 def read_sample(*parts: str) -> tuple[np.ndarray, Geometry]:
-    """Read a shipped sample file, reoriented for display (see :func:`.io.read_image`):
-    (array in numpy axis order, Geometry in mm)."""
+    """Read a shipped sample file, reoriented for display (see :func:`.io.read_image`).
+
+    Returns the array in numpy axis order and its :class:`Geometry` (mm).
+    """
     from .io import read_image
 
     with as_file(sample_path(*parts)) as path:
@@ -41,7 +43,7 @@ def mni152_labels(gm: np.ndarray, wm: np.ndarray) -> np.ndarray:
 
 
 def mni152() -> tuple[np.ndarray, np.ndarray, Geometry]:
-    """The MNI152 2009a T1 template (uint8, 1 mm), its hard GM/WM labels, and its geometry."""
+    """Return the MNI152 2009a T1 template (uint8, 1 mm), its hard GM/WM labels and geometry."""
     t1, geometry = read_sample(MNI152_FOLDER, MNI152_T1)
     gm, _ = read_sample(MNI152_FOLDER, MNI152_GM)
     wm, _ = read_sample(MNI152_FOLDER, MNI152_WM)

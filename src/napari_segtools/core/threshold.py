@@ -7,11 +7,14 @@ histogram of a volume once and then switches methods instantly.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from ._types import Progress, ProgressGenerator, Spacing, run_to_completion
+from ._deprecate import renamed_keywords
+from ._types import Progress, ProgressGenerator, run_to_completion
 from ._validate import check_image, check_spacing
 
 #: automatic global methods understood by :func:`auto_threshold`
@@ -51,7 +54,14 @@ class Histogram:
     high: float
 
     def coarsened(self, nbins: int) -> Histogram:
-        """The same histogram summed into at most ``nbins`` equal groups of adjacent bins."""
+        """Sum adjacent bins into at most ``nbins`` equal groups; returns a new histogram.
+
+        Examples
+        --------
+        >>> hist = image_histogram(np.arange(10, dtype=np.uint8)[None])
+        >>> hist.coarsened(5).counts.tolist()
+        [2, 2, 2, 2, 2]
+        """
         if len(self.counts) <= nbins:
             return self
         group = -(-len(self.counts) // nbins)
@@ -63,14 +73,17 @@ class Histogram:
         return Histogram(counts[keep], centers[keep], self.mean, False, self.low, self.high)
 
 
-def threshold_mask(image, *, low: float, high: float, out: np.ndarray | None = None) -> np.ndarray:
-    """Voxels whose intensity lies in the closed range ``[low, high]``.
+@renamed_keywords(low="lower", high="upper")
+def threshold_mask(
+    image: ArrayLike, *, lower: float, upper: float, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Select the voxels whose intensity lies in the closed range ``[lower, upper]``.
 
     Parameters
     ----------
     image : (Y, X), (Z, Y, X) or (T, Z, Y, X) ndarray
         Intensities (any real dtype); NaN voxels are never inside the range.
-    low, high : float
+    lower, upper : float
         Inclusive bounds, in the image's intensity units (for CT: HU).
     out : bool ndarray of ``image.shape``, optional
         Buffer to write into (saves an allocation in live previews).
@@ -82,17 +95,17 @@ def threshold_mask(image, *, low: float, high: float, out: np.ndarray | None = N
     Raises
     ------
     ValueError
-        If ``low > high``, a bound is NaN, or ``out`` has the wrong shape or dtype.
+        If ``lower > upper``, a bound is NaN, or ``out`` has the wrong shape or dtype.
 
     Examples
     --------
-    >>> threshold_mask(np.array([[0, 226, 3071, 4000]]), low=226, high=3071).astype(int)
+    >>> threshold_mask(np.array([[0, 226, 3071, 4000]]), lower=226, upper=3071).astype(int)
     array([[0, 1, 1, 0]])
     """
     arr = check_image(image, ndims=(2, 3, 4), allow_nan=True)
-    low, high = float(low), float(high)
+    low, high = float(lower), float(upper)
     if not (low <= high):
-        raise ValueError(f"`low` must be <= `high`; got low={low}, high={high}")
+        raise ValueError(f"`lower` must be <= `upper`; got lower={low}, upper={high}")
     if out is None:
         out = np.empty(arr.shape, dtype=bool)
     elif out.shape != arr.shape or out.dtype != bool:
@@ -111,7 +124,9 @@ def threshold_mask(image, *, low: float, high: float, out: np.ndarray | None = N
     return out
 
 
-def threshold_labels(image, thresholds, *, first_label: int = 1) -> np.ndarray:
+def threshold_labels(
+    image: ArrayLike, thresholds: Sequence[float] | ArrayLike, *, first_label: int = 1
+) -> np.ndarray:
     """Split intensities into ``len(thresholds) + 1`` classes, lowest class -> ``first_label``.
 
     Class ``i`` holds ``thresholds[i-1] <= value < thresholds[i]``, so the result of
@@ -129,6 +144,16 @@ def threshold_labels(image, thresholds, *, first_label: int = 1) -> np.ndarray:
     Returns
     -------
     labels : uint8 or uint16 ndarray of ``image.shape``
+
+    Raises
+    ------
+    ValueError
+        If ``thresholds`` is empty or decreasing, or ``first_label < 1``.
+
+    Examples
+    --------
+    >>> threshold_labels(np.array([[0, 5, 10, 20]]), [5, 15], first_label=2)
+    array([[2, 3, 3, 4]], dtype=uint8)
     """
     arr = check_image(image, ndims=(2, 3, 4))
     bounds = np.asarray(thresholds, dtype=float).ravel()
@@ -142,8 +167,18 @@ def threshold_labels(image, thresholds, *, first_label: int = 1) -> np.ndarray:
     return (np.digitize(arr, bounds) + first_label).astype(dtype)
 
 
-def iter_histogram(image, *, nbins: int = 256) -> ProgressGenerator[Histogram]:
-    """Generator form of :func:`image_histogram`; yields one :class:`Progress` per chunk."""
+def iter_histogram(image: ArrayLike, *, nbins: int = 256) -> ProgressGenerator[Histogram]:
+    """Compute :func:`image_histogram`, yielding one :class:`Progress` per chunk of voxels.
+
+    Parameters and result as :func:`image_histogram`; the generator returns the histogram.
+
+    Examples
+    --------
+    >>> from napari_segtools.core._types import run_to_completion
+    >>> gen = iter_histogram(np.array([[1, 1, 3]], dtype=np.uint8))
+    >>> run_to_completion(gen).counts.tolist()
+    [2, 0, 1]
+    """
     arr = check_image(image, ndims=(2, 3, 4))
     if nbins < 2:
         raise ValueError(f"`nbins` must be >= 2; got {nbins}")
@@ -181,8 +216,8 @@ def iter_histogram(image, *, nbins: int = 256) -> ProgressGenerator[Histogram]:
     return Histogram(counts, centers, total / flat.size, bool(exact), float(lo), float(hi))
 
 
-def image_histogram(image, *, nbins: int = 256) -> Histogram:
-    """Histogram of all voxels: one bin per value for integer images, else ``nbins`` bins.
+def image_histogram(image: ArrayLike, *, nbins: int = 256) -> Histogram:
+    """Count the voxels: one bin per value for integer images, else ``nbins`` equal bins.
 
     Parameters
     ----------
@@ -195,6 +230,17 @@ def image_histogram(image, *, nbins: int = 256) -> Histogram:
     Returns
     -------
     Histogram
+
+    Raises
+    ------
+    ValueError
+        If ``nbins < 2`` or the image holds NaN or infinite values.
+
+    Examples
+    --------
+    >>> hist = image_histogram(np.array([[0.0, 0.5, 1.0, 1.0]]), nbins=2)
+    >>> hist.counts.tolist(), hist.centers.tolist()
+    ([1, 3], [0.25, 0.75])
     """
     return run_to_completion(iter_histogram(image, nbins=nbins))
 
@@ -252,8 +298,35 @@ def _minimum(hist: Histogram, max_iterations: int = 10_000) -> float:
     return float(hist.centers[peaks[0] + np.argmin(smooth[peaks[0] : peaks[1] + 1])])
 
 
-def threshold_from_histogram(hist: Histogram, *, method: str = "otsu", classes: int = 3):
-    """Automatic threshold of a :class:`Histogram`; see :func:`auto_threshold`."""
+def threshold_from_histogram(
+    hist: Histogram, *, method: str = "otsu", classes: int = 3
+) -> float | tuple[float, ...]:
+    """Compute an automatic threshold from a :class:`Histogram`.
+
+    The widget computes the histogram once and then switches methods with this function.
+
+    Parameters
+    ----------
+    hist : Histogram
+        From :func:`image_histogram`.
+    method, classes
+        As in :func:`auto_threshold`.
+
+    Returns
+    -------
+    threshold : float, or tuple of ``classes - 1`` floats for "multiotsu"
+
+    Raises
+    ------
+    ValueError
+        As :func:`auto_threshold`.
+
+    Examples
+    --------
+    >>> hist = image_histogram(np.array([[0, 0, 10, 10]], dtype=np.uint8))
+    >>> threshold_from_histogram(hist, method="mean")
+    5.0
+    """
     from skimage import filters
 
     if method not in METHODS:
@@ -289,8 +362,10 @@ def threshold_from_histogram(hist: Histogram, *, method: str = "otsu", classes: 
     return float(func[method](hist=pair))
 
 
-def auto_threshold(image, *, method: str = "otsu", classes: int = 3, nbins: int = 256):
-    """Automatic global threshold of an image.
+def auto_threshold(
+    image: ArrayLike, *, method: str = "otsu", classes: int = 3, nbins: int = 256
+) -> float | tuple[float, ...]:
+    """Compute an automatic global threshold of an image.
 
     Parameters
     ----------
@@ -331,16 +406,48 @@ def auto_threshold(image, *, method: str = "otsu", classes: int = 3, nbins: int 
     return threshold_from_histogram(hist, method=method, classes=classes)
 
 
-def block_size_voxels(block_size_mm: float, spacing: Spacing) -> tuple[int, ...]:
-    """Odd neighbourhood width per axis (>= 3 voxels) covering ``block_size_mm``."""
+def block_size_voxels(block_size_mm: float, spacing: Sequence[float]) -> tuple[int, ...]:
+    """Convert a block width in mm to an odd voxel count per axis (at least 3).
+
+    Parameters
+    ----------
+    block_size_mm : float
+        Width of the neighbourhood in mm.
+    spacing : sequence of float
+        Voxel size in mm, numpy axis order.
+
+    Returns
+    -------
+    sizes : tuple of int
+        Odd width per axis, >= 3 voxels.
+
+    Examples
+    --------
+    >>> block_size_voxels(15.0, (2.5, 0.8, 0.8))
+    (7, 19, 19)
+    """
     sizes = (max(3, int(round(block_size_mm / s))) for s in spacing)
     return tuple(n + 1 - n % 2 for n in sizes)
 
 
 def iter_local_threshold(
-    image, *, spacing: Spacing, block_size_mm: float, method: str = "gaussian", offset: float = 0.0
+    image: ArrayLike,
+    *,
+    spacing: Sequence[float],
+    block_size_mm: float,
+    method: str = "gaussian",
+    offset: float = 0.0,
 ) -> ProgressGenerator[np.ndarray]:
-    """Generator form of :func:`local_threshold`; yields one :class:`Progress` per axis."""
+    """Compute :func:`local_threshold`, yielding one :class:`Progress` per axis filtered.
+
+    Parameters, result and errors as :func:`local_threshold`.
+
+    Examples
+    --------
+    >>> gen = iter_local_threshold(np.ones((4, 4)), spacing=(1, 1), block_size_mm=3)
+    >>> [event.step for event in gen]
+    [1, 2]
+    """
     from scipy import ndimage as ndi
 
     arr = check_image(image)
@@ -362,14 +469,19 @@ def iter_local_threshold(
         else:
             ndi.uniform_filter1d(out, size, axis=axis, output=out, mode="reflect")
         yield Progress(axis + 1, arr.ndim, f"local {method} along axis {axis}")
-    out -= offset
+    np.subtract(out, offset, out=out)
     return out
 
 
 def local_threshold(
-    image, *, spacing: Spacing, block_size_mm: float, method: str = "gaussian", offset: float = 0.0
+    image: ArrayLike,
+    *,
+    spacing: Sequence[float],
+    block_size_mm: float,
+    method: str = "gaussian",
+    offset: float = 0.0,
 ) -> np.ndarray:
-    """Local (adaptive) threshold image: the weighted mean of a block around each voxel.
+    """Compute a local (adaptive) threshold image: the weighted mean of a block around each voxel.
 
     Parameters
     ----------
@@ -390,6 +502,18 @@ def local_threshold(
     threshold : float ndarray of ``image.shape``
         Foreground is ``image > threshold``. Equals ``skimage.filters.threshold_local`` with the
         per-axis block sizes of :func:`block_size_voxels`.
+
+    Raises
+    ------
+    ValueError
+        For an unknown method, ``block_size_mm <= 0`` or a spacing of the wrong length.
+
+    Examples
+    --------
+    >>> image = np.zeros((5, 5)); image[2, 2] = 9
+    >>> mask = image > local_threshold(image, spacing=(1, 1), block_size_mm=3, method="mean")
+    >>> int(mask.sum())
+    1
     """
     return run_to_completion(
         iter_local_threshold(

@@ -1,8 +1,12 @@
 """Segmentation metrics: exact to stated definitions, spacing-aware, fast.
 
 ``evaluate`` computes every metric of every label in one pass; each metric is also a plain
-function of two masks. Surface metrics follow one of two stated conventions
-(``SURFACE_CONVENTIONS``) and empty masks follow a stated policy (``EMPTY_POLICIES``).
+function of two masks, ``metric(reference, prediction, *, spacing=..., ...)``, with every option
+keyword-only. Distance metrics take ``spacing`` as a required keyword (an explicit None means
+voxel units). Surface metrics follow one of two stated conventions (``SURFACE_CONVENTIONS``)
+and empty masks follow a stated policy (``EMPTY_POLICIES``). To derive several boundary metrics
+from one distance computation, call :func:`compute_surface_distances` and the methods of the
+:class:`SurfaceDistances` it returns.
 """
 
 from ._common import EMPTY_POLICIES
@@ -22,32 +26,73 @@ from .overlap import (
     volume_similarity,
 )
 from .pitfalls import PitfallThresholds
-from .report import METRIC_NAMES, EvaluationReport, PitfallWarning
+from .report import (
+    METRIC_NAMES,
+    EvaluationReport,
+    PitfallWarning,
+    hd_key,
+    metric_names,
+    write_report,
+)
 from .surface import (
     SURFACE_CONVENTIONS,
     SurfaceDistances,
     average_symmetric_surface_distance,
-    compute_assd,
-    compute_hausdorff,
-    compute_masd,
-    compute_nsd,
     compute_surface_distances,
     hausdorff_distance,
-    hausdorff_location,
     mean_average_surface_distance,
     normalized_surface_distance,
 )
 from .topology import center_distance, cldice
 
 __all__ = [
-    "EMPTY_POLICIES", "METRIC_NAMES", "SURFACE_CONVENTIONS",
-    "Confusion", "EvaluationReport", "MetricAccumulator", "PitfallThresholds", "PitfallWarning",
+    "EMPTY_POLICIES",
+    "METRIC_NAMES",
+    "SURFACE_CONVENTIONS",
+    "Confusion",
+    "EvaluationReport",
+    "MetricAccumulator",
+    "PitfallThresholds",
+    "PitfallWarning",
     "SurfaceDistances",
-    "evaluate", "iter_evaluate",
-    "confusion_matrix", "accuracy", "precision", "recall", "specificity", "fbeta_score",
-    "f1_score", "jaccard", "dice", "volume_similarity",
-    "compute_surface_distances", "hausdorff_location", "compute_hausdorff", "compute_assd",
-    "compute_masd", "compute_nsd", "hausdorff_distance", "average_symmetric_surface_distance",
-    "mean_average_surface_distance", "normalized_surface_distance",
-    "cldice", "center_distance",
-]  # fmt: skip
+    "evaluate",
+    "iter_evaluate",
+    "hd_key",
+    "metric_names",
+    "write_report",
+    "confusion_matrix",
+    "accuracy",
+    "precision",
+    "recall",
+    "specificity",
+    "fbeta_score",
+    "f1_score",
+    "jaccard",
+    "dice",
+    "volume_similarity",
+    "compute_surface_distances",
+    "hausdorff_distance",
+    "average_symmetric_surface_distance",
+    "mean_average_surface_distance",
+    "normalized_surface_distance",
+    "cldice",
+    "center_distance",
+]
+
+#: Old public names kept one release; each warns FutureWarning and names its replacement.
+DEPRECATED_NAMES = (
+    "compute_hausdorff",
+    "compute_assd",
+    "compute_masd",
+    "compute_nsd",
+    "hausdorff_location",
+)
+
+
+def __getattr__(name: str):
+    """Resolve a deprecated name (it warns when called); anything else is an AttributeError."""
+    if name in DEPRECATED_NAMES:
+        from . import surface
+
+        return getattr(surface, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -35,15 +35,14 @@ CONVENTIONS = {
 
 def _extent(mask: np.ndarray) -> list[tuple[int, int]] | None:
     """Per-axis (first, last + 1) foreground index of a bool mask, or None when it is empty."""
-    first = mask.any(axis=tuple(range(1, mask.ndim)))  # one pass over the data
+    first = np.any(mask, axis=tuple(range(1, mask.ndim)))  # one pass over the data
     if not first.any():
         return None
     rest = mask.any(axis=0)  # one more pass; the remaining projections are small
     out = []
     for ax in range(mask.ndim):
-        proj = (
-            first if ax == 0 else rest.any(axis=tuple(i for i in range(rest.ndim) if i != ax - 1))
-        )
+        axes: tuple[int, ...] = tuple(i for i in range(rest.ndim) if i != ax - 1)
+        proj = first if ax == 0 else np.any(rest, axis=axes)
         idx = np.flatnonzero(proj)
         out.append((int(idx[0]), int(idx[-1]) + 1))
     return out
@@ -124,11 +123,8 @@ def element_size_table(spacing: tuple[float, ...]) -> np.ndarray:
     """Length (2-D, mm) or area (3-D, mm^2) of the surface piece of each neighbourhood code."""
     ndim = len(spacing)
     s = np.asarray(spacing, float)
-    if ndim == 3:
-        # an area vector scales by the product of the two other spacings
-        scale = np.array([s[1] * s[2], s[0] * s[2], s[0] * s[1]])
-    else:
-        scale = s
+    # in 3-D an area vector scales by the product of the two other spacings
+    scale = np.array([s[1] * s[2], s[0] * s[2], s[0] * s[1]]) if ndim == 3 else s
     return np.array(
         [np.linalg.norm(v * scale, axis=1).sum() for v in _unit_triangle_area_vectors(ndim)]
     )

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from .report import METRIC_NAMES, EvaluationReport
+from .report import EvaluationReport
 
-_REDUCTIONS = {"mean": np.mean, "median": np.median, "std": np.std, "min": np.min, "max": np.max}
+_REDUCTIONS: dict[str, Callable[..., np.floating]] = {
+    "mean": np.mean,
+    "median": np.median,
+    "std": np.std,
+    "min": np.min,
+    "max": np.max,
+}
 
 
 class MetricAccumulator:
     """Collect :class:`EvaluationReport` objects case by case and reduce them per label.
+
+    Reports made at different ``hd_percentile`` keep separate robust-Hausdorff columns.
 
     Examples
     --------
@@ -24,7 +34,7 @@ class MetricAccumulator:
     (0.5, 2, 1)
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._reports: list[EvaluationReport] = []
 
     def __len__(self) -> int:
@@ -40,12 +50,20 @@ class MetricAccumulator:
         """Forget every case."""
         self._reports.clear()
 
+    def metric_names(self) -> tuple[str, ...]:
+        """Return the metric columns of every case, in report order (a union over cases)."""
+        names: dict[str, None] = {}
+        for report in self._reports:
+            names.update(dict.fromkeys(report.metric_names))
+        return tuple(names)
+
     def aggregate(self, reduction: str = "mean") -> tuple[dict, dict]:
         """Reduce each label's metrics over the cases, leaving undefined (NaN) values out.
 
         Parameters
         ----------
         reduction : {"mean", "median", "std", "min", "max"}
+            How the cases' values of one label and metric are combined.
 
         Returns
         -------
@@ -59,12 +77,17 @@ class MetricAccumulator:
                 f"`reduction` must be one of {sorted(_REDUCTIONS)}; got {reduction!r}"
             )
         labels = sorted({lb for r in self._reports for lb in r.per_label})
-        values, counts = {}, {}
+        values: dict[int, dict[str, float]] = {}
+        counts: dict[int, dict[str, int]] = {}
         for label in labels:
             values[label], counts[label] = {}, {}
-            for name in METRIC_NAMES:
+            for name in self.metric_names():
                 column = np.array(
-                    [r.per_label[label][name] for r in self._reports if label in r.per_label],
+                    [
+                        r.per_label[label].get(name, np.nan)
+                        for r in self._reports
+                        if label in r.per_label
+                    ],
                     float,
                 )
                 finite = column[np.isfinite(column)]

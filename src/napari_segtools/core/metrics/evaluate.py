@@ -2,45 +2,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import ndimage
 
+from .._deprecate import renamed_keywords
 from .._types import Progress, ProgressGenerator, run_to_completion
-from .._validate import check_labels, check_same_shape, check_spacing
-from ._common import EMPTY_POLICIES, apply_empty, check_choice, diagonal, empty_case
+from .._validate import (
+    check_beta,
+    check_choice,
+    check_distance,
+    check_labels,
+    check_percentile,
+    check_same_shape,
+    check_spacing,
+)
+from ._common import (
+    EMPTY_POLICIES,
+    VOXEL_UNITS_NOTE,
+    apply_empty,
+    diagonal,
+    empty_case,
+    length_unit,
+)
 from ._surfels import crop_box
-from .overlap import (
-    compute_accuracy,
-    compute_dice,
-    compute_fbeta,
-    compute_jaccard,
-    compute_precision,
-    compute_recall,
-    compute_specificity,
-    compute_volume_similarity,
-    counts_of,
-)
+from .overlap import counts_of, overlap_ratios
 from .pitfalls import PitfallThresholds, image_pitfalls, label_pitfalls
-from .report import METRIC_NAMES, EvaluationReport
-from .surface import (
-    SURFACE_CONVENTIONS,
-    compute_assd,
-    compute_hausdorff,
-    compute_masd,
-    compute_nsd,
-    crop_distances,
-)
-from .topology import compute_center_distance, compute_cldice, count_components, holes
+from .report import EvaluationReport, hd_key, metric_names
+from .surface import SURFACE_CONVENTIONS, crop_distances
+from .topology import center_distance_of_masks, cldice_of_masks, count_components, holes
 
 _DISTANCES = ("hd", "hd95", "assd", "masd", "center_distance")
 _COUNTS = ("tp", "fp", "fn", "tn", "reference_components", "prediction_components")
 
 
-def _units(spacing, ndim: int) -> dict[str, str]:
-    length = "voxels" if spacing is None else "mm"
+def _units(spacing, ndim: int, names: tuple[str, ...], key: str) -> dict[str, str]:
+    length = length_unit(spacing)
     volume = f"{length}^{ndim}"
-    units = dict.fromkeys(METRIC_NAMES, "")
+    units = dict.fromkeys(names, "")
     units.update(dict.fromkeys(_DISTANCES, length))
+    units.pop("hd95")
+    units[key] = length
     units.update(reference_volume=volume, prediction_volume=volume)
     return units
 
@@ -48,7 +53,7 @@ def _units(spacing, ndim: int) -> dict[str, str]:
 def _check_labels_arg(labels) -> list[int] | None:
     if labels is None:
         return None
-    values = [labels] if np.isscalar(labels) else list(labels)
+    values: list = np.atleast_1d(np.asarray(labels, dtype=object)).ravel().tolist()
     if not values or any(int(v) != v or v <= 0 for v in values):
         raise ValueError(f"`labels` must be positive integer label ids; got {labels!r}")
     return sorted({int(v) for v in values})
@@ -72,42 +77,61 @@ def _label_boxes(ref: np.ndarray, pred: np.ndarray, labels: list[int] | None) ->
     boxes = {}
     for label in labels:
         hits = [f[label - 1] for f in found if label <= len(f) and f[label - 1] is not None]
-        boxes[label] = tuple(
-            slice(min(b[ax].start for b in hits), max(b[ax].stop for b in hits))
-            for ax in range(ref.ndim)
-        ) if hits else None  # fmt: skip
+        boxes[label] = (
+            tuple(
+                slice(min(b[ax].start for b in hits), max(b[ax].stop for b in hits))
+                for ax in range(ref.ndim)
+            )
+            if hits
+            else None
+        )
     return boxes
 
 
-def _label_values(r, p, offset, total, *, spacing, surface, tol, beta, percentile, empty, diag,
-                  cldice):  # fmt: skip
+@dataclass(frozen=True)
+class _LabelOptions:
+    """The per-label settings of one evaluation (checked once, shared by every label)."""
+
+    spacing: tuple[float, ...] | None
+    surface: str
+    nsd_tolerance_mm: float
+    beta: float
+    hd_percentile: float
+    hd_key: str
+    empty: str
+    diagonal: float
+    cldice: bool
+
+
+def _label_values(r, p, offset, total, opts: _LabelOptions):
     """Every metric of one label from its cropped masks, plus the facts the pitfalls need."""
     c = counts_of(r, p, total)
     case = empty_case(c.tp + c.fn, c.tp + c.fp)
-    voxel_volume = float(np.prod(spacing)) if spacing is not None else 1.0
-    sd = crop_distances(r, p, offset, spacing=spacing, surface=surface)
+    voxel_volume = float(np.prod(opts.spacing)) if opts.spacing is not None else 1.0
+    sd = crop_distances(r, p, offset, spacing=opts.spacing, surface=opts.surface)
     raw = {
-        "tp": c.tp, "fp": c.fp, "fn": c.fn, "tn": c.tn,
-        "accuracy": compute_accuracy(c), "precision": compute_precision(c),
-        "recall": compute_recall(c), "specificity": compute_specificity(c),
-        "fbeta": compute_fbeta(c, beta=beta), "f1": compute_dice(c),
-        "iou": compute_jaccard(c), "dice": compute_dice(c),
-        "volume_similarity": compute_volume_similarity(c),
+        "tp": c.tp,
+        "fp": c.fp,
+        "fn": c.fn,
+        "tn": c.tn,
+        **overlap_ratios(c, beta=opts.beta),
         "reference_volume": (c.tp + c.fn) * voxel_volume,
         "prediction_volume": (c.tp + c.fp) * voxel_volume,
-        "hd": compute_hausdorff(sd, percentile=100),
-        "hd95": compute_hausdorff(sd, percentile=percentile),
-        "assd": compute_assd(sd), "masd": compute_masd(sd),
-        "nsd": compute_nsd(sd, tolerance=tol),
-        "cldice": compute_cldice(r, p) if cldice else float("nan"),
-        "center_distance": compute_center_distance(r, p, spacing),
+        "hd": sd.hausdorff(percentile=100),
+        opts.hd_key: sd.hausdorff(percentile=opts.hd_percentile),
+        "assd": sd.assd(),
+        "masd": sd.masd(),
+        "nsd": sd.nsd(tolerance_mm=opts.nsd_tolerance_mm),
+        "cldice": cldice_of_masks(r, p) if opts.cldice else float("nan"),
+        "center_distance": center_distance_of_masks(r, p, opts.spacing),
         "reference_components": count_components(r),
         "prediction_components": count_components(p),
-    }  # fmt: skip
+    }
+    distances = {*_DISTANCES, opts.hd_key}
     values = {
         k: int(v)
         if k in _COUNTS
-        else apply_empty(v, case, empty, diag if k in _DISTANCES else 0.0)
+        else apply_empty(v, case, opts.empty, opts.diagonal if k in distances else 0.0)
         for k, v in raw.items()
     }
     facts = {"ndim": r.ndim, "holes_pred_only": 0, "holes_ref_only": 0}
@@ -117,11 +141,52 @@ def _label_values(r, p, offset, total, *, spacing, surface, tol, beta, percentil
     return values, case, facts
 
 
+@renamed_keywords(nsd_tolerance="nsd_tolerance_mm")
 def iter_evaluate(
-    reference, prediction, spacing=None, labels=None, nsd_tolerance=1.0, beta=1.0,
-    hd_percentile=95, surface="voxel", empty="nan", cldice=True, **pitfall_thresholds,
-) -> ProgressGenerator[EvaluationReport]:  # fmt: skip
-    """Generator form of :func:`evaluate`: one ``Progress`` per label, returns the report."""
+    reference: ArrayLike,
+    prediction: ArrayLike,
+    *,
+    spacing: Sequence[float] | None,
+    labels: int | Iterable[int] | None = None,
+    nsd_tolerance_mm: float = 1.0,
+    beta: float = 1.0,
+    hd_percentile: float = 95,
+    surface: str = "voxel",
+    empty: str = "nan",
+    cldice: bool = True,
+    **pitfall_thresholds,
+) -> ProgressGenerator[EvaluationReport]:
+    """Evaluate step by step: one ``Progress`` per label, then return the report.
+
+    The generator form of :func:`evaluate` (same parameters), for progress bars and
+    cancellation.
+
+    Parameters
+    ----------
+    reference, prediction : (Y, X) or (Z, Y, X) integer or bool ndarray
+        Label images on the same grid (0 = background).
+    spacing : sequence of float or None
+        Voxel size in mm; required. An explicit None means voxel units.
+    labels, nsd_tolerance_mm, beta, hd_percentile, surface, empty, cldice, **pitfall_thresholds
+        As :func:`evaluate`.
+
+    Yields
+    ------
+    Progress
+        One per label, then a final one.
+
+    Returns
+    -------
+    EvaluationReport
+        The generator's return value (``StopIteration.value``).
+
+    Examples
+    --------
+    >>> from napari_segtools.core._types import run_to_completion
+    >>> ref = np.zeros((8, 8), np.uint8); ref[2:6, 2:6] = 1
+    >>> run_to_completion(iter_evaluate(ref, ref, spacing=None)).units["hd"]
+    'voxel'
+    """
     ref = check_labels(reference, "reference")
     pred = check_labels(prediction, "prediction")
     check_same_shape(ref, pred)
@@ -129,17 +194,22 @@ def iter_evaluate(
         spacing = check_spacing(spacing, ref.ndim, array_name="reference")
     check_choice(surface, "surface", SURFACE_CONVENTIONS)
     check_choice(empty, "empty", EMPTY_POLICIES)
-    if not (np.isfinite(nsd_tolerance) and nsd_tolerance >= 0):
-        raise ValueError(f"`nsd_tolerance` must be a finite distance >= 0; got {nsd_tolerance!r}")
-    if not (np.isfinite(beta) and beta > 0):
-        raise ValueError(f"`beta` must be a positive number; got {beta!r}")
-    if not 0 <= hd_percentile <= 100:
-        raise ValueError(f"`hd_percentile` must lie in [0, 100]; got {hd_percentile!r}")
+    opts = _LabelOptions(
+        spacing=spacing,
+        surface=surface,
+        nsd_tolerance_mm=check_distance(nsd_tolerance_mm, "nsd_tolerance_mm"),
+        beta=check_beta(beta),
+        hd_percentile=check_percentile(hd_percentile, "hd_percentile"),
+        hd_key=hd_key(hd_percentile),
+        empty=empty,
+        diagonal=diagonal(ref.shape, spacing),
+        cldice=bool(cldice),
+    )
+    names = metric_names(hd_percentile=opts.hd_percentile)
     thresholds = PitfallThresholds.from_kwargs(pitfall_thresholds)
     boxes = _label_boxes(ref, pred, _check_labels_arg(labels))
     label_ids = list(boxes)
-    unit = "voxels" if spacing is None else "mm"
-    diag = diagonal(ref.shape, spacing)
+    prose_unit = "voxels" if spacing is None else "mm"
     per_label, cases, warnings = {}, {}, list(image_pitfalls(spacing, thresholds))
     for i, (label, box) in enumerate(boxes.items()):
         yield Progress(i, len(label_ids), f"label {label}")
@@ -147,14 +217,11 @@ def iter_evaluate(
             box = (slice(0, 1),) * ref.ndim
         r, p = ref[box] == label, pred[box] == label
         offset = np.array([s.start for s in box], float)
-        values, case, facts = _label_values(
-            r, p, offset, ref.size, spacing=spacing, surface=surface, tol=nsd_tolerance,
-            beta=beta, percentile=hd_percentile, empty=empty, diag=diag, cldice=cldice,
-        )  # fmt: skip
+        values, case, facts = _label_values(r, p, offset, ref.size, opts)
         per_label[label], cases[label] = values, case
-        warnings += label_pitfalls(label, values, case, facts, thresholds, unit)
+        warnings += label_pitfalls(label, values, case, facts, thresholds, prose_unit)
     mean, not_nan = {}, {}
-    for name in METRIC_NAMES:
+    for name in names:
         column = np.array([per_label[lb][name] for lb in label_ids], float)
         finite = column[np.isfinite(column)]
         mean[name] = float(finite.mean()) if len(finite) else float("nan")
@@ -162,45 +229,68 @@ def iter_evaluate(
     settings = {
         "spacing": None if spacing is None else list(spacing),
         "labels": label_ids,
-        "nsd_tolerance": float(nsd_tolerance),
-        "beta": float(beta),
-        "hd_percentile": float(hd_percentile),
+        "nsd_tolerance_mm": opts.nsd_tolerance_mm,
+        "beta": opts.beta,
+        "hd_percentile": opts.hd_percentile,
+        "hd_key": opts.hd_key,
         "surface": surface,
         "surface_convention": SURFACE_CONVENTIONS[surface],
         "empty": empty,
         "empty_policy": EMPTY_POLICIES[empty],
-        "distance_unit": unit,
-        "cldice": bool(cldice),
+        "distance_unit": length_unit(spacing),
+        "cldice": opts.cldice,
         "pitfall_thresholds": thresholds.as_dict(),
     }
+    if spacing is None:
+        settings["units_note"] = VOXEL_UNITS_NOTE
     yield Progress(len(label_ids), len(label_ids), "done")
     return EvaluationReport(
-        per_label=per_label, mean=mean, not_nan_count=not_nan, cases=cases,
-        units=_units(spacing, ref.ndim), warnings=tuple(warnings), settings=settings,
-    )  # fmt: skip
+        per_label=per_label,
+        mean=mean,
+        not_nan_count=not_nan,
+        cases=cases,
+        units=_units(spacing, ref.ndim, names, opts.hd_key),
+        warnings=tuple(warnings),
+        settings=settings,
+        metric_names=names,
+    )
 
 
+@renamed_keywords(nsd_tolerance="nsd_tolerance_mm")
 def evaluate(
-    reference, prediction, spacing=None, labels=None, nsd_tolerance=1.0, beta=1.0,
-    hd_percentile=95, surface="voxel", empty="nan", cldice=True, **pitfall_thresholds,
-) -> EvaluationReport:  # fmt: skip
+    reference: ArrayLike,
+    prediction: ArrayLike,
+    *,
+    spacing: Sequence[float] | None,
+    labels: int | Iterable[int] | None = None,
+    nsd_tolerance_mm: float = 1.0,
+    beta: float = 1.0,
+    hd_percentile: float = 95,
+    surface: str = "voxel",
+    empty: str = "nan",
+    cldice: bool = True,
+    **pitfall_thresholds,
+) -> EvaluationReport:
     """Evaluate a segmentation against a reference: every metric, per label and averaged.
 
     Parameters
     ----------
     reference, prediction : (Y, X) or (Z, Y, X) integer or bool ndarray
         Label images on the same grid (0 = background).
-    spacing : sequence of float, optional
-        Voxel size in mm, numpy axis order. None reports distances in voxels and volumes in
-        voxels^ndim (never mm).
+    spacing : sequence of float or None
+        Voxel size in mm, numpy axis order; required. An explicit None reports distances in
+        voxel units and volumes in voxel^ndim (never mm): ``report.units`` says ``"voxel"`` and
+        ``report.settings["units_note"]`` states it.
     labels : int or sequence of int, optional
         Label ids to evaluate; default every non-zero id present in either image.
-    nsd_tolerance : float
-        NSD tolerance in mm (voxels when ``spacing`` is None).
+    nsd_tolerance_mm : float
+        NSD tolerance in mm (voxels when ``spacing`` is None). The old name ``nsd_tolerance``
+        is a deprecated alias.
     beta : float
         Beta of the F-beta score (> 1 weighs recall more).
     hd_percentile : float
-        Percentile of the robust Hausdorff distance reported as ``hd95``.
+        Percentile of the robust Hausdorff distance; its column is named for it by
+        :func:`hd_key` (``hd95`` at 95, ``hd90`` at 90, ``hd99_5`` at 99.5).
     surface : {"voxel", "surfel"}
         Surface convention for HD, HDp, ASSD, MASD and NSD (see ``SURFACE_CONVENTIONS``).
     empty : {"nan", "worst"}
@@ -209,21 +299,22 @@ def evaluate(
         Compute clDice. Skeletonising a large 3-D structure takes seconds; False leaves it NaN.
     **pitfall_thresholds
         Any field of :class:`PitfallThresholds` (for example ``bias_ratio=0.3`` or
-        ``prediction_spacing=(1, 1, 3)``).
+        ``prediction_spacing=(1, 1, 3)``); any other keyword is a ``TypeError`` naming it.
 
     Returns
     -------
     EvaluationReport
-        ``per_label`` values keyed by ``METRIC_NAMES``, their means over labels (undefined values
-        excluded, with the counts in ``not_nan_count``), the empty case per label, units,
-        pitfall warnings and the settings.
+        ``per_label`` values keyed by ``report.metric_names``, their means over labels
+        (undefined values excluded, with the counts in ``not_nan_count``), the empty case per
+        label, units, pitfall warnings and the settings.
 
     Raises
     ------
     ValueError
         If the shapes differ, ``spacing`` does not fit, or an option is out of range.
     TypeError
-        If an image is not an integer/bool label image, or a pitfall threshold is unknown.
+        If an image is not an integer/bool label image, an option is passed positionally, or
+        a keyword is unknown.
 
     Notes
     -----
@@ -236,11 +327,22 @@ def evaluate(
     Examples
     --------
     >>> ref = np.zeros((8, 8), np.uint8); ref[2:6, 2:6] = 1
-    >>> report = evaluate(ref, np.roll(ref, 1, axis=1), spacing=(1.0, 1.0))
-    >>> report.per_label[1]["dice"], report.per_label[1]["hd"]
-    (0.75, 1.0)
+    >>> report = evaluate(ref, np.roll(ref, 1, axis=1), spacing=(1.0, 1.0), hd_percentile=90)
+    >>> report.per_label[1]["dice"], report.per_label[1]["hd"], report.hd_key
+    (0.75, 1.0, 'hd90')
     """
-    return run_to_completion(iter_evaluate(
-        reference, prediction, spacing, labels, nsd_tolerance, beta, hd_percentile, surface,
-        empty, cldice, **pitfall_thresholds,
-    ))  # fmt: skip
+    return run_to_completion(
+        iter_evaluate(
+            reference,
+            prediction,
+            spacing=spacing,
+            labels=labels,
+            nsd_tolerance_mm=nsd_tolerance_mm,
+            beta=beta,
+            hd_percentile=hd_percentile,
+            surface=surface,
+            empty=empty,
+            cldice=cldice,
+            **pitfall_thresholds,
+        )
+    )

@@ -40,6 +40,11 @@ class PitfallThresholds:
     prediction_spacing : tuple of float or None
         Spacing (mm) of the prediction before it was resampled onto the reference grid, if it
         was; a relative difference above 1 % on any axis raises ``resolution_mismatch``.
+
+    Examples
+    --------
+    >>> PitfallThresholds(bias_ratio=0.3).as_dict()["bias_ratio"]
+    0.3
     """
 
     small_structure_dice_step: float = 0.05
@@ -57,11 +62,13 @@ class PitfallThresholds:
         unknown = sorted(set(kwargs) - known)
         if unknown:
             raise TypeError(
-                f"unknown pitfall threshold(s) {unknown}; expected some of {sorted(known)}"
+                f"unknown keyword argument(s) {unknown}: not an option of evaluate() and not a "
+                f"pitfall threshold ({', '.join(sorted(known))})"
             )
         return cls(**kwargs)
 
     def as_dict(self) -> dict:
+        """Return the thresholds as a plain dict (for the report's settings)."""
         return asdict(self)
 
 
@@ -96,88 +103,121 @@ def label_pitfalls(label, values: dict, case: str, facts: dict, th: PitfallThres
         out.append(PitfallWarning(label, pitfall, severity, message, look_at))
 
     if case == "both_empty":
-        warn("empty_reference", "warning",
-             f"label {label} is absent from both reference and prediction, so every overlap and "
-             "distance metric is undefined and left out of the means.",
-             "whether this label should be evaluated at all (the labels list)")  # fmt: skip
+        warn(
+            "empty_reference",
+            "warning",
+            f"label {label} is absent from both reference and prediction, so every overlap and "
+            "distance metric is undefined and left out of the means.",
+            "whether this label should be evaluated at all (the labels list)",
+        )
         return out
     if case == "reference_empty":
-        warn("empty_reference", "critical",
-             f"label {label} is empty in the reference but the prediction has "
-             f"{int(values['fp'])} voxels: recall and the distance metrics are undefined, and "
-             "Dice is 0 whatever the prediction's size.",
-             "the spurious prediction (false positives in the error map)")  # fmt: skip
+        warn(
+            "empty_reference",
+            "critical",
+            f"label {label} is empty in the reference but the prediction has "
+            f"{int(values['fp'])} voxels: recall and the distance metrics are undefined, and "
+            "Dice is 0 whatever the prediction's size.",
+            "the spurious prediction (false positives in the error map)",
+        )
         return out
     if case == "prediction_empty":
-        warn("empty_prediction", "critical",
-             f"label {label} is missing from the prediction: Dice is 0 and the distance metrics "
-             "are undefined (NaN) or set to the image diagonal, depending on the empty policy.",
-             "the missed structure (false negatives in the error map)")  # fmt: skip
+        warn(
+            "empty_prediction",
+            "critical",
+            f"label {label} is missing from the prediction: Dice is 0 and the distance metrics "
+            "are undefined (NaN) or set to the image diagonal, depending on the empty policy.",
+            "the missed structure (false negatives in the error map)",
+        )
         return out
 
     tp, fp, fn = int(values["tp"]), int(values["fp"]), int(values["fn"])
     step = _dice_step(tp, fp, fn)
     if step > th.small_structure_dice_step:
-        warn("small_structure", "warning",
-             f"label {label} is small ({tp + fn} reference "
-             f"voxels): one voxel moves Dice by {step:.3f}, so Dice punishes "
-             "tiny boundary differences harshly.",
-             "distance metrics (HD95, NSD) and the error map rather than Dice")  # fmt: skip
+        warn(
+            "small_structure",
+            "warning",
+            f"label {label} is small ({tp + fn} reference "
+            f"voxels): one voxel moves Dice by {step:.3f}, so Dice punishes "
+            "tiny boundary differences harshly.",
+            "distance metrics (HD95, NSD) and the error map rather than Dice",
+        )
     if fn or fp:
         size = equivalent_diameter(values["reference_volume"], facts["ndim"])
         ratio = values["center_distance"] / size if size else 0.0
         if values["dice"] >= th.misalignment_min_dice and ratio > th.misalignment_ratio:
-            warn("misalignment", "warning",
-                 f"label {label}'s centres are {values['center_distance']:.3g} {unit} apart, "
-                 f"{ratio:.0%} of its size, although Dice is {values['dice']:.2f}: overlap "
-                 "metrics hide a shifted structure.",
-                 "the centre distance and HD, and the overlay of both outlines")  # fmt: skip
+            warn(
+                "misalignment",
+                "warning",
+                f"label {label}'s centres are {values['center_distance']:.3g} {unit} apart, "
+                f"{ratio:.0%} of its size, although Dice is {values['dice']:.2f}: overlap "
+                "metrics hide a shifted structure.",
+                "the centre distance and HD, and the overlay of both outlines",
+            )
     if tp and abs(fp - fn) / tp > th.bias_ratio:
         over = fp > fn
-        warn("over_segmentation" if over else "under_segmentation", "warning",
-             f"label {label}'s prediction is systematically "
-             f"{'larger' if over else 'smaller'} than the reference (FP {fp} vs FN {fn}, "
-             f"{abs(fp - fn) / tp:.0%} of TP): Dice does not tell the direction of the error.",
-             "precision vs recall, the volume difference and the error map's FP/FN "
-             "colours")  # fmt: skip
-    for key, which, other in (("holes_pred_only", "prediction", "reference"),
-                              ("holes_ref_only", "reference", "prediction")):  # fmt: skip
+        warn(
+            "over_segmentation" if over else "under_segmentation",
+            "warning",
+            f"label {label}'s prediction is systematically "
+            f"{'larger' if over else 'smaller'} than the reference (FP {fp} vs FN {fn}, "
+            f"{abs(fp - fn) / tp:.0%} of TP): Dice does not tell the direction of the error.",
+            "precision vs recall, the volume difference and the error map's FP/FN colours",
+        )
+    for key, which, other in (
+        ("holes_pred_only", "prediction", "reference"),
+        ("holes_ref_only", "reference", "prediction"),
+    ):
         if facts[key] >= th.min_hole_voxels:
-            warn("holes", "warning",
-                 f"label {label}'s {which} has {facts[key]} enclosed hole voxels that the {other} "
-                 "fills: Dice barely moves and boundary metrics see only a small inner surface.",
-                 f"the interior of the {which} (the error map inside the structure)")  # fmt: skip
+            warn(
+                "holes",
+                "warning",
+                f"label {label}'s {which} has {facts[key]} enclosed hole voxels that the {other} "
+                "fills: Dice barely moves and boundary metrics see only a small inner surface.",
+                f"the interior of the {which} (the error map inside the structure)",
+            )
     n_ref, n_pred = int(values["reference_components"]), int(values["prediction_components"])
     if n_ref != n_pred:
         kind = "spurious objects" if n_pred > n_ref else "missed or merged objects"
-        warn("component_count", "warning",
-             f"label {label} has {n_pred} connected components in the prediction and {n_ref} in "
-             f"the reference ({kind}), which per-label Dice and HD do not reveal.",
-             "each component separately (object-level detection metrics)")  # fmt: skip
+        warn(
+            "component_count",
+            "warning",
+            f"label {label} has {n_pred} connected components in the prediction and {n_ref} in "
+            f"the reference ({kind}), which per-label Dice and HD do not reveal.",
+            "each component separately (object-level detection metrics)",
+        )
     return out
 
 
 def image_pitfalls(spacing, th: PitfallThresholds):
     """Warnings that concern the whole image grid (label ``None``)."""
-    out = []
+    out: list[PitfallWarning] = []
     if spacing is None:
         return out
     ratio = max(spacing) / min(spacing)
     if ratio > th.anisotropy_ratio:
-        out.append(PitfallWarning(
-            None, "anisotropic_spacing", "info",
-            f"voxels are {ratio:.1f} times longer along one axis: voxel-counting metrics and "
-            "surface distances depend strongly on the direction of the error.",
-            "distances in mm (not voxels) and the errors along the coarse axis",
-        ))  # fmt: skip
+        out.append(
+            PitfallWarning(
+                None,
+                "anisotropic_spacing",
+                "info",
+                f"voxels are {ratio:.1f} times longer along one axis: voxel-counting metrics and "
+                "surface distances depend strongly on the direction of the error.",
+                "distances in mm (not voxels) and the errors along the coarse axis",
+            )
+        )
     if th.prediction_spacing is not None:
         pred = np.asarray(th.prediction_spacing, float)
         if pred.shape != (len(spacing),) or not np.allclose(pred, spacing, rtol=0.01):
-            out.append(PitfallWarning(
-                None, "resolution_mismatch", "warning",
-                f"the prediction was made on a {tuple(pred.tolist())} mm grid but is scored on "
-                f"the reference's {tuple(spacing)} mm grid: resampling alone changes the "
-                "metrics.",
-                "the resampled prediction's outline against the original",
-            ))  # fmt: skip
+            out.append(
+                PitfallWarning(
+                    None,
+                    "resolution_mismatch",
+                    "warning",
+                    f"the prediction was made on a {tuple(pred.tolist())} mm grid but is scored on "
+                    f"the reference's {tuple(spacing)} mm grid: resampling alone changes the "
+                    "metrics.",
+                    "the resampled prediction's outline against the original",
+                )
+            )
     return out

@@ -5,16 +5,85 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-#: Report columns, in display order.
+#: Report columns, in display order, with the robust Hausdorff at the default 95th percentile
+#: (a report at another percentile names that column by :func:`hd_key`: ``hd90``, ``hd99_5``).
 METRIC_NAMES = (
-    "tp", "fp", "fn", "tn", "accuracy", "precision", "recall", "specificity", "fbeta", "f1",
-    "iou", "dice", "volume_similarity", "reference_volume", "prediction_volume",
-    "hd", "hd95", "assd", "masd", "nsd", "cldice", "center_distance",
-    "reference_components", "prediction_components",
-)  # fmt: skip
+    "tp",
+    "fp",
+    "fn",
+    "tn",
+    "accuracy",
+    "precision",
+    "recall",
+    "specificity",
+    "fbeta",
+    "f1",
+    "iou",
+    "dice",
+    "volume_similarity",
+    "reference_volume",
+    "prediction_volume",
+    "hd",
+    "hd95",
+    "assd",
+    "masd",
+    "nsd",
+    "cldice",
+    "center_distance",
+    "reference_components",
+    "prediction_components",
+)
+
+
+def hd_key(percentile: float) -> str:
+    """Name the robust-Hausdorff column after its percentile.
+
+    An integer percentile p gives ``"hd<p>"``; a fractional one writes its decimal point as an
+    underscore (a valid identifier and CSV header): 99.5 gives ``"hd99_5"``.
+
+    Parameters
+    ----------
+    percentile : float
+        Percentile in [0, 100].
+
+    Returns
+    -------
+    str
+        The column / key name.
+
+    Examples
+    --------
+    >>> hd_key(95), hd_key(90.0), hd_key(99.5)
+    ('hd95', 'hd90', 'hd99_5')
+    """
+    text = f"{float(percentile):.6f}".rstrip("0").rstrip(".")
+    return "hd" + text.replace(".", "_")
+
+
+def metric_names(*, hd_percentile: float = 95) -> tuple[str, ...]:
+    """Return the report columns, the robust Hausdorff named for ``hd_percentile``.
+
+    Parameters
+    ----------
+    hd_percentile : float
+        Percentile of the robust Hausdorff distance (its column is ``hd_key(hd_percentile)``).
+
+    Returns
+    -------
+    tuple of str
+        :data:`METRIC_NAMES` with ``hd95`` replaced by the percentile's own name.
+
+    Examples
+    --------
+    >>> metric_names(hd_percentile=90)[15:17]
+    ('hd', 'hd90')
+    """
+    key = hd_key(hd_percentile)
+    return tuple(key if name == "hd95" else name for name in METRIC_NAMES)
 
 
 @dataclass(frozen=True)
@@ -25,6 +94,14 @@ class PitfallWarning:
     ``"empty_reference"``, ``"empty_prediction"``, ``"anisotropic_spacing"``,
     ``"resolution_mismatch"``, ``"over_segmentation"``, ``"under_segmentation"``,
     ``"component_count"``); ``severity`` is ``"info"``, ``"warning"`` or ``"critical"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_segtools.metrics import evaluate
+    >>> ref = np.zeros((8, 8), np.uint8); ref[2:6, 2:6] = 1
+    >>> [w.pitfall for w in evaluate(ref, np.zeros_like(ref), spacing=(1, 1)).warnings]
+    ['empty_prediction']
     """
 
     label: int | None
@@ -49,10 +126,24 @@ class EvaluationReport:
     cases : dict[int, str]
         ``"both_empty"``, ``"reference_empty"``, ``"prediction_empty"`` or ``"ok"`` per label.
     units : dict[str, str]
-        Unit of each metric: ``"mm"``, ``"mm^3"``, ``"voxels"``, ``"voxels^3"`` or ``""``.
+        Unit of each metric: ``"mm"``, ``"mm^3"``, ``"voxel"``, ``"voxel^3"`` or ``""``
+        (``"voxel"`` when evaluated with ``spacing=None``; ``settings["units_note"]`` says so).
     warnings : tuple of PitfallWarning
+        Pitfalls found.
     settings : dict
         Every option used, with the stated surface convention.
+    metric_names : tuple of str
+        The columns of this report, in order: :data:`METRIC_NAMES` with the robust Hausdorff
+        named for its percentile (``hd90`` at 90, see :func:`hd_key`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_segtools.metrics import evaluate
+    >>> ref = np.zeros((8, 8), np.uint8); ref[2:6, 2:6] = 1
+    >>> report = evaluate(ref, ref, spacing=None)
+    >>> report.mean["dice"], report.units["hd"], report.hd_key
+    (1.0, 'voxel', 'hd95')
     """
 
     per_label: dict[int, dict[str, float]]
@@ -62,6 +153,12 @@ class EvaluationReport:
     units: dict[str, str]
     warnings: tuple[PitfallWarning, ...] = ()
     settings: dict = field(default_factory=dict)
+    metric_names: tuple[str, ...] = METRIC_NAMES
+
+    @property
+    def hd_key(self) -> str:
+        """Key of the robust Hausdorff column (``"hd95"`` at the 95th percentile)."""
+        return next(n for n in self.metric_names if n.startswith("hd") and n != "hd")
 
     def to_rows(self) -> list[dict]:
         """One dict per label plus a ``"mean"`` row: ``label``, ``case``, then every metric.
@@ -80,14 +177,16 @@ class EvaluationReport:
 
         NaN and infinite values become ``None`` (JSON has no NaN).
         """
-        return json_safe({
-            "metadata": dict(metadata or {}),
-            "settings": self.settings,
-            "units": self.units,
-            "rows": self.to_rows(),
-            "not_nan_count": self.not_nan_count,
-            "warnings": [asdict(w) for w in self.warnings],
-        })  # fmt: skip
+        return json_safe(
+            {
+                "metadata": dict(metadata or {}),
+                "settings": self.settings,
+                "units": self.units,
+                "rows": self.to_rows(),
+                "not_nan_count": self.not_nan_count,
+                "warnings": [asdict(w) for w in self.warnings],
+            }
+        )
 
     def to_json(self, path, metadata: dict | None = None) -> Path:
         """Write :meth:`to_dict` as JSON to ``path`` and return the path."""
@@ -105,10 +204,50 @@ class EvaluationReport:
             for key, value in {**(metadata or {}), **self.settings}.items():
                 fh.write(f"# {key}: {json.dumps(json_safe(value))}\n")
             fh.write(f"# units: {json.dumps(self.units)}\n")
-            writer = csv.DictWriter(fh, fieldnames=["label", "case", *METRIC_NAMES])
+            writer = csv.DictWriter(fh, fieldnames=["label", "case", *self.metric_names])
             writer.writeheader()
             writer.writerows(self.to_rows())
         return path
+
+
+def write_report(
+    report: EvaluationReport, path: str | os.PathLike, *, metadata: dict | None = None
+) -> Path:
+    """Write ``report`` to ``path``: JSON for a ``.json`` suffix, else CSV.
+
+    ``metadata`` (layer or file names, a grid note) is recorded with the settings; the CSV also
+    lists the warnings (label and pitfall) in its header, the JSON holds them in full.
+
+    Parameters
+    ----------
+    report : EvaluationReport
+        What :func:`~napari_segtools.metrics.evaluate` returned.
+    path : str or os.PathLike
+        File to write; ``.json`` gives JSON, any other suffix CSV.
+    metadata : dict, optional
+        Extra ``key: value`` pairs recorded with the settings.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import numpy as np
+    >>> from napari_segtools.metrics import evaluate
+    >>> ref = np.zeros((6, 6), np.uint8); ref[1:4, 1:4] = 1
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "report.csv"
+    >>> write_report(evaluate(ref, ref, spacing=(1, 1)), out, metadata={"case": "a"}).name
+    'report.csv'
+    """
+    path = Path(path)
+    metadata = dict(metadata or {})
+    if path.suffix.lower() == ".json":
+        return report.to_json(path, metadata=metadata)
+    warnings = [f"label {w.label}: {w.pitfall}" for w in report.warnings]
+    return report.to_csv(path, metadata={**metadata, "warnings": warnings})
 
 
 def json_safe(value):

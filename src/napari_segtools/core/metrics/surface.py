@@ -18,12 +18,16 @@ transform of the whole grid gives, for a fraction of the time and memory).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.spatial import cKDTree
 
-from ._common import apply_empty, check_choice, check_pair, diagonal, empty_case, unit_spacing
+from .._deprecate import deprecated_alias, renamed_keywords
+from .._validate import check_choice, check_distance, check_percentile
+from ._common import apply_empty, check_pair, diagonal, empty_case, length_unit, unit_spacing
 from ._surfels import CONVENTIONS, ELEMENT_ORIGIN, crop_box, surface_elements
 
 #: Surface convention name -> one-line statement of its definition.
@@ -51,6 +55,13 @@ class SurfaceDistances:
         Voxel spacing used (mm), or None for voxel units.
     surface : str
         ``"voxel"`` or ``"surfel"``.
+
+    Examples
+    --------
+    >>> a = np.zeros((6, 6), bool); a[1:4, 1:4] = True
+    >>> sd = compute_surface_distances(a, np.roll(a, 1, axis=0), spacing=(2.0, 1.0))
+    >>> sd.hausdorff(), sd.nsd(tolerance_mm=2.0), sd.unit
+    (2.0, 1.0, 'mm')
     """
 
     distances_ref_to_pred: np.ndarray
@@ -61,6 +72,127 @@ class SurfaceDistances:
     points_pred: np.ndarray
     spacing: tuple[float, ...] | None
     surface: str
+
+    @property
+    def unit(self) -> str:
+        """Unit of every distance: ``"mm"``, or ``"voxel"`` when ``spacing`` was None."""
+        return length_unit(self.spacing)
+
+    @property
+    def defined(self) -> bool:
+        """Whether both surfaces have elements (else the distance metrics are undefined)."""
+        return len(self.distances_ref_to_pred) > 0 and len(self.distances_pred_to_ref) > 0
+
+    def hausdorff(self, *, percentile: float = 100) -> float:
+        """Return the Hausdorff distance (``percentile=100``) or HDp: the larger directed p-th.
+
+        ``"voxel"``: ``max(P_p(d(A->B)), P_p(d(B->A)))`` with numpy's linear interpolation.
+        ``"surfel"``: the same with area-weighted percentiles (first element whose cumulative
+        area fraction reaches p/100). NaN when either surface is empty.
+
+        Examples
+        --------
+        >>> a = np.zeros((6, 6), bool); a[1:4, 1:4] = True
+        >>> compute_surface_distances(a, np.roll(a, 2, axis=0), spacing=None).hausdorff()
+        2.0
+        """
+        percentile = check_percentile(percentile)
+        if not self.defined:
+            return float("nan")
+        return max(
+            _directed_percentile(
+                self.distances_ref_to_pred, self.areas_ref, percentile, self.surface
+            ),
+            _directed_percentile(
+                self.distances_pred_to_ref, self.areas_pred, percentile, self.surface
+            ),
+        )
+
+    def assd(self) -> float:
+        """Return the ASSD: all weighted distances of both directions pooled, then averaged.
+
+        ``(sum_A w d(a,B) + sum_B w d(b,A)) / (sum_A w + sum_B w)``; NaN when a surface is empty.
+
+        Examples
+        --------
+        >>> a = np.zeros((6, 6), bool); a[1:4, 1:4] = True
+        >>> compute_surface_distances(a, a, spacing=(1.0, 1.0)).assd()
+        0.0
+        """
+        if not self.defined:
+            return float("nan")
+        total = np.dot(self.distances_ref_to_pred, self.areas_ref) + np.dot(
+            self.distances_pred_to_ref, self.areas_pred
+        )
+        return float(total / (self.areas_ref.sum() + self.areas_pred.sum()))
+
+    def masd(self) -> float:
+        """Return the MASD: the mean of the two directed weighted mean distances.
+
+        ``(mean_A d(a,B) + mean_B d(b,A)) / 2`` (the lectures' "ASD"); NaN when a surface is
+        empty.
+
+        Examples
+        --------
+        >>> a = np.zeros((6, 6), bool); a[1:4, 1:4] = True
+        >>> compute_surface_distances(a, a, spacing=(1.0, 1.0)).masd()
+        0.0
+        """
+        if not self.defined:
+            return float("nan")
+        mean_rp = np.dot(self.distances_ref_to_pred, self.areas_ref) / self.areas_ref.sum()
+        mean_pr = np.dot(self.distances_pred_to_ref, self.areas_pred) / self.areas_pred.sum()
+        return float(0.5 * (mean_rp + mean_pr))
+
+    def nsd(self, *, tolerance_mm: float = 1.0) -> float:
+        """Return the NSD: weighted fraction of both surfaces within ``tolerance_mm`` of the other.
+
+        ``(sum_A w [d(a,B) <= tau] + sum_B w [d(b,A) <= tau]) / (sum_A w + sum_B w)``; 0 when
+        exactly one mask is empty, NaN when both are. ``tolerance_mm`` is in voxel units when
+        ``spacing`` was None.
+
+        Examples
+        --------
+        >>> a = np.zeros((6, 6), bool); a[1:4, 1:4] = True
+        >>> sd = compute_surface_distances(a, np.roll(a, 1, axis=1), spacing=(1.0, 1.0))
+        >>> sd.nsd(tolerance_mm=1.0)
+        1.0
+        """
+        tau = check_distance(tolerance_mm, "tolerance_mm")
+        total = self.areas_ref.sum() + self.areas_pred.sum()
+        if total == 0:
+            return float("nan")
+        within = self.areas_ref[self.distances_ref_to_pred <= tau].sum()
+        within += self.areas_pred[self.distances_pred_to_ref <= tau].sum()
+        return float(within / total)
+
+    def hausdorff_location(self) -> tuple[np.ndarray, float]:
+        """Return where the Hausdorff distance is attained, and that distance.
+
+        Returns
+        -------
+        point : (ndim,) float ndarray
+            Voxel-index coordinates of the surface element farthest from the other surface
+            (all NaN when either surface is empty).
+        distance : float
+            That element's distance, i.e. the Hausdorff distance (NaN when undefined).
+
+        Examples
+        --------
+        >>> a = np.zeros((6, 6), bool); a[1:3, 1:3] = True
+        >>> b = a.copy(); b[5, 5] = True
+        >>> point, d = compute_surface_distances(a, b, spacing=(1.0, 1.0)).hausdorff_location()
+        >>> point.tolist(), round(d, 3)
+        ([5.0, 5.0], 4.243)
+        """
+        ndim = self.points_ref.shape[1]
+        if not self.defined:
+            return np.full(ndim, np.nan), float("nan")
+        i_rp = int(np.argmax(self.distances_ref_to_pred))
+        i_pr = int(np.argmax(self.distances_pred_to_ref))
+        if self.distances_ref_to_pred[i_rp] >= self.distances_pred_to_ref[i_pr]:
+            return self.points_ref[i_rp].copy(), float(self.distances_ref_to_pred[i_rp])
+        return self.points_pred[i_pr].copy(), float(self.distances_pred_to_ref[i_pr])
 
 
 def _nearest(points: np.ndarray, shared: np.ndarray, to_points: np.ndarray, scale) -> np.ndarray:
@@ -109,16 +241,25 @@ def _distances(ref, pred, spacing, surface) -> SurfaceDistances:
 
 
 def compute_surface_distances(
-    reference, prediction, *, spacing, surface="voxel"
+    reference: ArrayLike,
+    prediction: ArrayLike,
+    *,
+    spacing: Sequence[float] | None,
+    surface: str = "voxel",
 ) -> SurfaceDistances:
     """Compute the distances between the surfaces of two masks, once.
+
+    Every boundary metric derives from the result without a new search:
+    :meth:`SurfaceDistances.hausdorff`, ``.assd()``, ``.masd()``, ``.nsd(tolerance_mm=...)``
+    and ``.hausdorff_location()``.
 
     Parameters
     ----------
     reference, prediction : (Y, X) or (Z, Y, X) bool or integer ndarray
         Masks on the same grid; any non-zero value is foreground.
     spacing : sequence of float or None
-        Voxel size in mm per axis (numpy order). None gives distances in voxel units.
+        Voxel size in mm per axis (numpy order); required. An explicit None gives distances in
+        voxel units (``SurfaceDistances.unit == "voxel"``).
     surface : {"voxel", "surfel"}
         Surface convention (see :data:`SURFACE_CONVENTIONS`).
 
@@ -130,8 +271,8 @@ def compute_surface_distances(
     Raises
     ------
     ValueError
-        If the shapes differ, ``spacing`` does not match the dimensionality, or ``surface`` is
-        unknown.
+        If the masks are not 2-D or 3-D, the shapes differ, ``spacing`` does not match the
+        dimensionality, or ``surface`` is unknown.
 
     Notes
     -----
@@ -142,8 +283,8 @@ def compute_surface_distances(
     --------
     >>> a = np.zeros((5, 5), bool); a[1:4, 1:4] = True
     >>> sd = compute_surface_distances(a, np.roll(a, 1, axis=1), spacing=(1.0, 2.0))
-    >>> float(sd.distances_ref_to_pred.max())
-    2.0
+    >>> float(sd.distances_ref_to_pred.max()), sd.unit
+    (2.0, 'mm')
     """
     check_choice(surface, "surface", SURFACE_CONVENTIONS)
     ref, pred, spacing = check_pair(reference, prediction, spacing)
@@ -152,7 +293,7 @@ def compute_surface_distances(
 
 def _directed_percentile(distances, weights, percentile: float, surface: str) -> float:
     if len(distances) == 0:
-        return np.nan
+        return float("nan")
     if surface == "voxel":
         return float(np.percentile(distances, percentile))
     order = np.lexsort((weights, distances))
@@ -161,157 +302,203 @@ def _directed_percentile(distances, weights, percentile: float, surface: str) ->
     return float(distances[order][idx])
 
 
-def compute_hausdorff(sd: SurfaceDistances, *, percentile: float = 100) -> float:
-    """Hausdorff distance (``percentile=100``) or HDp: the larger directed p-th percentile.
-
-    ``"voxel"``: ``max(P_p(d(A->B)), P_p(d(B->A)))`` with numpy's linear interpolation.
-    ``"surfel"``: the same with area-weighted percentiles (first element whose cumulative area
-    fraction reaches p/100). NaN when either surface is empty.
-    """
-    if len(sd.distances_ref_to_pred) == 0 or len(sd.distances_pred_to_ref) == 0:
-        return np.nan
-    return max(
-        _directed_percentile(sd.distances_ref_to_pred, sd.areas_ref, percentile, sd.surface),
-        _directed_percentile(sd.distances_pred_to_ref, sd.areas_pred, percentile, sd.surface),
-    )
-
-
-def compute_assd(sd: SurfaceDistances) -> float:
-    """ASSD = (sum_A w d(a,B) + sum_B w d(b,A)) / (sum_A w + sum_B w): both sets pooled."""
-    if len(sd.distances_ref_to_pred) == 0 or len(sd.distances_pred_to_ref) == 0:
-        return np.nan
-    total = np.dot(sd.distances_ref_to_pred, sd.areas_ref) + np.dot(
-        sd.distances_pred_to_ref, sd.areas_pred
-    )
-    return float(total / (sd.areas_ref.sum() + sd.areas_pred.sum()))
-
-
-def compute_masd(sd: SurfaceDistances) -> float:
-    """MASD = (mean_A d(a,B) + mean_B d(b,A)) / 2 (weighted means; the lectures' "ASD")."""
-    if len(sd.distances_ref_to_pred) == 0 or len(sd.distances_pred_to_ref) == 0:
-        return np.nan
-    mean_rp = np.dot(sd.distances_ref_to_pred, sd.areas_ref) / sd.areas_ref.sum()
-    mean_pr = np.dot(sd.distances_pred_to_ref, sd.areas_pred) / sd.areas_pred.sum()
-    return float(0.5 * (mean_rp + mean_pr))
-
-
-def compute_nsd(sd: SurfaceDistances, *, tolerance: float) -> float:
-    """NSD: weighted fraction of both surfaces lying within ``tolerance`` of the other surface.
-
-    ``(sum_A w [d(a,B) <= tau] + sum_B w [d(b,A) <= tau]) / (sum_A w + sum_B w)``; 0 when exactly
-    one mask is empty, NaN when both are.
-    """
-    total = sd.areas_ref.sum() + sd.areas_pred.sum()
-    if total == 0:
-        return np.nan
-    within = sd.areas_ref[sd.distances_ref_to_pred <= tolerance].sum()
-    within += sd.areas_pred[sd.distances_pred_to_ref <= tolerance].sum()
-    return float(within / total)
-
-
-def hausdorff_location(surface_distances: SurfaceDistances) -> tuple[np.ndarray, float]:
-    """Where the Hausdorff distance is attained.
-
-    Returns
-    -------
-    point : (ndim,) float ndarray
-        Voxel-index coordinates of the surface element farthest from the other surface
-        (all NaN when either surface is empty).
-    distance : float
-        That element's distance, i.e. the Hausdorff distance (NaN when undefined).
-    """
-    sd = surface_distances
-    ndim = sd.points_ref.shape[1]
-    if len(sd.distances_ref_to_pred) == 0 or len(sd.distances_pred_to_ref) == 0:
-        return np.full(ndim, np.nan), float("nan")
-    i_rp, i_pr = np.argmax(sd.distances_ref_to_pred), np.argmax(sd.distances_pred_to_ref)
-    if sd.distances_ref_to_pred[i_rp] >= sd.distances_pred_to_ref[i_pr]:
-        return sd.points_ref[i_rp].copy(), float(sd.distances_ref_to_pred[i_rp])
-    return sd.points_pred[i_pr].copy(), float(sd.distances_pred_to_ref[i_pr])
-
-
-def _plain(reference, prediction, spacing, surface, empty, compute, worst):
+def _surface_pair(
+    reference: ArrayLike,
+    prediction: ArrayLike,
+    *,
+    spacing: Sequence[float] | None,
+    surface: str,
+    empty: str,
+) -> tuple[SurfaceDistances, str, float]:
+    """Check the inputs once: (surface distances, empty case, image diagonal)."""
     check_choice(empty, "empty", ("nan", "worst"))
     check_choice(surface, "surface", SURFACE_CONVENTIONS)
-    ref, pred, spacing = check_pair(reference, prediction, spacing)
-    sd = _distances(ref, pred, spacing, surface)
+    ref, pred, checked = check_pair(reference, prediction, spacing)
     case = empty_case(int(ref.any()), int(pred.any()))
-    if worst is None:
-        worst = diagonal(ref.shape, spacing)
-    return apply_empty(compute(sd), case, empty, worst)
+    return _distances(ref, pred, checked, surface), case, diagonal(ref.shape, checked)
 
 
-_PLAIN_DOC = """
+def hausdorff_distance(
+    reference: ArrayLike,
+    prediction: ArrayLike,
+    *,
+    spacing: Sequence[float] | None,
+    percentile: float = 100,
+    surface: str = "voxel",
+    empty: str = "nan",
+) -> float:
+    """Compute the Hausdorff distance (``percentile=100``) or robust HDp between two masks.
+
     Parameters
     ----------
     reference, prediction : (Y, X) or (Z, Y, X) bool or integer ndarray
         Masks on the same grid; non-zero is foreground.
-    spacing : sequence of float, optional
-        Voxel size in mm (numpy order); None gives voxel units.
-    surface : {{"voxel", "surfel"}}
+    spacing : sequence of float or None
+        Voxel size in mm (numpy order); required. An explicit None gives voxel units.
+    percentile : float
+        Percentile in [0, 100] of each directed distance set; the larger of the two is returned.
+    surface : {"voxel", "surfel"}
         Surface convention (see :data:`SURFACE_CONVENTIONS`).
-    empty : {{"nan", "worst"}}
-        Empty-mask policy: NaN when undefined, or the worst value ({worst}) when exactly one
-        mask is empty. Both empty is always NaN.
+    empty : {"nan", "worst"}
+        Empty-mask policy: NaN when undefined, or the image diagonal when exactly one mask is
+        empty. Both empty is always NaN.
 
     Returns
     -------
     float
-        {returns}
-"""
+        Distance in mm (voxel units when ``spacing`` is None).
 
+    Raises
+    ------
+    ValueError
+        If the masks are not 2-D or 3-D, the shapes differ, or an option is out of range.
 
-def hausdorff_distance(
-    reference, prediction, *, spacing=None, surface="voxel", percentile=100, empty="nan"
-) -> float:
-    return _plain(
-        reference, prediction, spacing, surface, empty,
-        lambda sd: compute_hausdorff(sd, percentile=percentile), None,
-    )  # fmt: skip
-
-
-hausdorff_distance.__doc__ = (
-    "Hausdorff distance (``percentile=100``) or robust HDp between two masks.\n"
-    + _PLAIN_DOC.format(worst="the image diagonal", returns="Distance in mm (or voxels).")
-    + "\n    Examples\n    --------\n    >>> a = np.zeros((6, 6), bool); a[1:4, 1:4] = True\n"
-    "    >>> hausdorff_distance(a, np.roll(a, 2, axis=0), spacing=(0.5, 1.0))\n    1.0\n"
-)
+    Examples
+    --------
+    >>> a = np.zeros((6, 6), bool); a[1:4, 1:4] = True
+    >>> hausdorff_distance(a, np.roll(a, 2, axis=0), spacing=(0.5, 1.0))
+    1.0
+    """
+    percentile = check_percentile(percentile)
+    sd, case, diag = _surface_pair(
+        reference, prediction, spacing=spacing, surface=surface, empty=empty
+    )
+    return apply_empty(sd.hausdorff(percentile=percentile), case, empty, diag)
 
 
 def average_symmetric_surface_distance(
-    reference, prediction, *, spacing=None, surface="voxel", empty="nan"
+    reference: ArrayLike,
+    prediction: ArrayLike,
+    *,
+    spacing: Sequence[float] | None,
+    surface: str = "voxel",
+    empty: str = "nan",
 ) -> float:
-    return _plain(reference, prediction, spacing, surface, empty, compute_assd, None)
+    """Compute the ASSD: all surface distances of both directions pooled, then averaged.
 
+    Parameters
+    ----------
+    reference, prediction : (Y, X) or (Z, Y, X) bool or integer ndarray
+        Masks on the same grid; non-zero is foreground.
+    spacing : sequence of float or None
+        Voxel size in mm (numpy order); required. An explicit None gives voxel units.
+    surface : {"voxel", "surfel"}
+        Surface convention (see :data:`SURFACE_CONVENTIONS`).
+    empty : {"nan", "worst"}
+        Empty-mask policy: NaN when undefined, or the image diagonal when exactly one mask is
+        empty. Both empty is always NaN.
 
-average_symmetric_surface_distance.__doc__ = (
-    "ASSD: all surface distances of both directions pooled, then averaged.\n"
-    + _PLAIN_DOC.format(worst="the image diagonal", returns="Distance in mm (or voxels).")
-)
+    Returns
+    -------
+    float
+        Distance in mm (voxel units when ``spacing`` is None).
+
+    Examples
+    --------
+    >>> a = np.zeros((6, 6), bool); a[1:4, 1:4] = True
+    >>> average_symmetric_surface_distance(a, a, spacing=(1.0, 1.0))
+    0.0
+    """
+    sd, case, diag = _surface_pair(
+        reference, prediction, spacing=spacing, surface=surface, empty=empty
+    )
+    return apply_empty(sd.assd(), case, empty, diag)
 
 
 def mean_average_surface_distance(
-    reference, prediction, *, spacing=None, surface="voxel", empty="nan"
+    reference: ArrayLike,
+    prediction: ArrayLike,
+    *,
+    spacing: Sequence[float] | None,
+    surface: str = "voxel",
+    empty: str = "nan",
 ) -> float:
-    return _plain(reference, prediction, spacing, surface, empty, compute_masd, None)
+    """Compute the MASD: the mean of the two directed mean surface distances.
+
+    This is the lecture notes' "ASD" formula; :func:`average_symmetric_surface_distance` pools
+    both directions instead.
+
+    Parameters
+    ----------
+    reference, prediction : (Y, X) or (Z, Y, X) bool or integer ndarray
+        Masks on the same grid; non-zero is foreground.
+    spacing : sequence of float or None
+        Voxel size in mm (numpy order); required. An explicit None gives voxel units.
+    surface : {"voxel", "surfel"}
+        Surface convention (see :data:`SURFACE_CONVENTIONS`).
+    empty : {"nan", "worst"}
+        Empty-mask policy: NaN when undefined, or the image diagonal when exactly one mask is
+        empty. Both empty is always NaN.
+
+    Returns
+    -------
+    float
+        Distance in mm (voxel units when ``spacing`` is None).
+
+    Examples
+    --------
+    >>> a = np.zeros((6, 6), bool); a[1:4, 1:4] = True
+    >>> mean_average_surface_distance(a, a, spacing=(1.0, 1.0))
+    0.0
+    """
+    sd, case, diag = _surface_pair(
+        reference, prediction, spacing=spacing, surface=surface, empty=empty
+    )
+    return apply_empty(sd.masd(), case, empty, diag)
 
 
-mean_average_surface_distance.__doc__ = (
-    "MASD: the mean of the two directed mean surface distances (the lectures' ASD formula).\n"
-    + _PLAIN_DOC.format(worst="the image diagonal", returns="Distance in mm (or voxels).")
-)
-
-
+@renamed_keywords(tolerance="tolerance_mm")
 def normalized_surface_distance(
-    reference, prediction, *, spacing=None, tolerance=1.0, surface="voxel", empty="nan"
+    reference: ArrayLike,
+    prediction: ArrayLike,
+    *,
+    spacing: Sequence[float] | None,
+    tolerance_mm: float = 1.0,
+    surface: str = "voxel",
+    empty: str = "nan",
 ) -> float:
-    return _plain(
-        reference, prediction, spacing, surface, empty,
-        lambda sd: compute_nsd(sd, tolerance=tolerance), 0.0,
-    )  # fmt: skip
+    """Compute the NSD (normalised surface Dice): fraction of both surfaces within tolerance.
+
+    Parameters
+    ----------
+    reference, prediction : (Y, X) or (Z, Y, X) bool or integer ndarray
+        Masks on the same grid; non-zero is foreground.
+    spacing : sequence of float or None
+        Voxel size in mm (numpy order); required. An explicit None gives voxel units (and
+        ``tolerance_mm`` is then read in voxels).
+    tolerance_mm : float
+        Largest boundary distance (mm) that still counts as agreement. The old name
+        ``tolerance`` is a deprecated alias.
+    surface : {"voxel", "surfel"}
+        Surface convention (see :data:`SURFACE_CONVENTIONS`).
+    empty : {"nan", "worst"}
+        Empty-mask policy: NaN when undefined, or 0 when exactly one mask is empty. Both empty
+        is always NaN.
+
+    Returns
+    -------
+    float
+        Fraction in [0, 1].
+
+    Examples
+    --------
+    >>> a = np.zeros((6, 6), bool); a[1:4, 1:4] = True
+    >>> b = np.roll(a, 1, axis=1)
+    >>> normalized_surface_distance(a, b, spacing=(1.0, 2.0), tolerance_mm=1.0)
+    0.625
+    """
+    tolerance_mm = check_distance(tolerance_mm, "tolerance_mm")
+    sd, case, _ = _surface_pair(
+        reference, prediction, spacing=spacing, surface=surface, empty=empty
+    )
+    return apply_empty(sd.nsd(tolerance_mm=tolerance_mm), case, empty, 0.0)
 
 
-normalized_surface_distance.__doc__ = (
-    "NSD (normalised surface Dice): fraction of both surfaces within ``tolerance`` mm.\n"
-    + _PLAIN_DOC.format(worst="0", returns="Fraction in [0, 1].")
+#: Deprecated spellings (one release): the distances object now carries these as methods.
+compute_hausdorff = deprecated_alias(SurfaceDistances.hausdorff, "compute_hausdorff")
+compute_assd = deprecated_alias(SurfaceDistances.assd, "compute_assd")
+compute_masd = deprecated_alias(SurfaceDistances.masd, "compute_masd")
+compute_nsd = deprecated_alias(
+    renamed_keywords(tolerance="tolerance_mm")(SurfaceDistances.nsd), "compute_nsd"
 )
+hausdorff_location = deprecated_alias(SurfaceDistances.hausdorff_location, "hausdorff_location")

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import ndimage
 
-from ._common import apply_empty, check_choice, check_pair, diagonal, empty_case, unit_spacing
+from .._validate import check_choice
+from ._common import apply_empty, check_pair, diagonal, empty_case, unit_spacing
 
 
-def compute_cldice(ref: np.ndarray, pred: np.ndarray) -> float:
-    """clDice of bool masks: 2 Tprec Tsens / (Tprec + Tsens) on scikit-image skeletons.
+def cldice_of_masks(ref: np.ndarray, pred: np.ndarray) -> float:
+    """Compute clDice of checked bool masks from their scikit-image skeletons.
 
-    Tprec = |S(P) & R| / |S(P)| and Tsens = |S(R) & P| / |S(R)| (Shit et al. 2021). NaN when a
+    clDice = 2 Tprec Tsens / (Tprec + Tsens), Tprec = |S(P) & R| / |S(P)| and Tsens = |S(R) & P| / |S(R)| (Shit et al. 2021). NaN when a
     skeleton is empty (scikit-image's 3-D thinning can erase small even-sized blobs entirely).
     """
     from skimage.morphology import skeletonize
@@ -28,25 +32,25 @@ def compute_cldice(ref: np.ndarray, pred: np.ndarray) -> float:
 
 
 def centroid_mm(mask: np.ndarray, spacing) -> np.ndarray:
-    """Centre of mass of a bool mask in mm from voxel (0, ..., 0) (voxel units if no spacing)."""
+    """Return the centre of mass of a bool mask in mm from voxel 0 (voxels without spacing)."""
     coords = np.asarray(ndimage.center_of_mass(mask), float)
     return coords * np.asarray(unit_spacing(spacing, mask.ndim))
 
 
-def compute_center_distance(ref: np.ndarray, pred: np.ndarray, spacing) -> float:
-    """Euclidean distance between the centroids of two bool masks (NaN if one is empty)."""
+def center_distance_of_masks(ref: np.ndarray, pred: np.ndarray, spacing) -> float:
+    """Return the distance between the centroids of two bool masks (NaN if one is empty)."""
     if not ref.any() or not pred.any():
         return float("nan")
     return float(np.linalg.norm(centroid_mm(ref, spacing) - centroid_mm(pred, spacing)))
 
 
 def count_components(mask: np.ndarray) -> int:
-    """Number of face-connected foreground components of a bool mask."""
+    """Count the face-connected foreground components of a bool mask."""
     return int(ndimage.label(mask)[1])
 
 
 def holes(mask: np.ndarray) -> np.ndarray:
-    """Bool mask of the background voxels enclosed by ``mask`` (face-connected background).
+    """Return the background voxels enclosed by ``mask`` (face-connected background).
 
     The array border counts as outside, as in :func:`scipy.ndimage.binary_fill_holes`.
     """
@@ -55,8 +59,14 @@ def holes(mask: np.ndarray) -> np.ndarray:
     return (background[inner] != background[(0,) * mask.ndim]) & ~mask
 
 
-def cldice(reference, prediction, *, spacing=None, empty="nan") -> float:
-    """clDice (centreline Dice, Shit et al. 2021) of two masks.
+def cldice(
+    reference: ArrayLike,
+    prediction: ArrayLike,
+    *,
+    spacing: Sequence[float] | None = None,
+    empty: str = "nan",
+) -> float:
+    """Compute clDice (centreline Dice, Shit et al. 2021) of two masks.
 
     clDice = 2 Tprec Tsens / (Tprec + Tsens), Tprec = |S(P) & R| / |S(P)|,
     Tsens = |S(R) & P| / |S(R)|, with S the scikit-image skeleton (2-D: Zhang; 3-D: Lee).
@@ -66,7 +76,7 @@ def cldice(reference, prediction, *, spacing=None, empty="nan") -> float:
     reference, prediction : (Y, X) or (Z, Y, X) bool or integer ndarray
         Masks on the same grid; non-zero is foreground.
     spacing : sequence of float, optional
-        Checked for consistency only (skeletons are topological).
+        Checked for consistency only (skeletons are topological, so clDice has no unit).
     empty : {"nan", "worst"}
         Undefined value: NaN, or 0 when exactly one mask is empty.
 
@@ -74,29 +84,41 @@ def cldice(reference, prediction, *, spacing=None, empty="nan") -> float:
     -------
     float
         Value in [0, 1], NaN when undefined.
+
+    Examples
+    --------
+    >>> a = np.zeros((9, 9), bool); a[4, 1:8] = True
+    >>> cldice(a, a)
+    1.0
     """
     check_choice(empty, "empty", ("nan", "worst"))
     ref, pred, _ = check_pair(reference, prediction, spacing)
     case = empty_case(int(ref.any()), int(pred.any()))
-    return apply_empty(compute_cldice(ref, pred), case, empty, 0.0)
+    return apply_empty(cldice_of_masks(ref, pred), case, empty, 0.0)
 
 
-def center_distance(reference, prediction, *, spacing=None, empty="nan") -> float:
-    """Distance between the centroids of two masks, in mm (voxel units when no spacing).
+def center_distance(
+    reference: ArrayLike,
+    prediction: ArrayLike,
+    *,
+    spacing: Sequence[float] | None,
+    empty: str = "nan",
+) -> float:
+    """Compute the distance between the centroids of two masks.
 
     Parameters
     ----------
     reference, prediction : (Y, X) or (Z, Y, X) bool or integer ndarray
         Masks on the same grid; non-zero is foreground.
-    spacing : sequence of float, optional
-        Voxel size in mm (numpy order).
+    spacing : sequence of float or None
+        Voxel size in mm (numpy order); required. An explicit None gives voxel units.
     empty : {"nan", "worst"}
         Undefined value: NaN, or the image diagonal when exactly one mask is empty.
 
     Returns
     -------
     float
-        Distance in mm (or voxels).
+        Distance in mm (voxel units when ``spacing`` is None).
 
     Examples
     --------
@@ -105,7 +127,7 @@ def center_distance(reference, prediction, *, spacing=None, empty="nan") -> floa
     1.5
     """
     check_choice(empty, "empty", ("nan", "worst"))
-    ref, pred, spacing = check_pair(reference, prediction, spacing)
+    ref, pred, checked = check_pair(reference, prediction, spacing)
     case = empty_case(int(ref.any()), int(pred.any()))
-    value = compute_center_distance(ref, pred, spacing)
-    return apply_empty(value, case, empty, diagonal(ref.shape, spacing))
+    value = center_distance_of_masks(ref, pred, checked)
+    return apply_empty(value, case, empty, diagonal(ref.shape, checked))

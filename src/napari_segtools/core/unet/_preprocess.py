@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .._types import Spacing
+from ..geometry import Spacing
 
 NORMALIZATIONS = ("zscore", "percentile", "ct_window")
 
@@ -110,7 +110,7 @@ def normalize(image: np.ndarray, spec: dict) -> np.ndarray:
 def resampled_shape(shape: Sequence[int], spacing: Spacing, target: Spacing) -> tuple[int, ...]:
     """Grid size covering the same extent as ``shape`` x ``spacing`` at ``target`` spacing."""
     return tuple(
-        max(1, int(round(n * s / t))) for n, s, t in zip(shape, spacing, target, strict=False)
+        max(1, int(round(n * s / t))) for n, s, t in zip(shape, spacing, target, strict=True)
     )
 
 
@@ -127,7 +127,7 @@ def resample(
     spatial = array.shape[leading:]
     if tuple(spatial) == tuple(shape):
         return array
-    factors = (1.0,) * leading + tuple(n / m for n, m in zip(shape, spatial, strict=False))
+    factors = (1.0,) * leading + tuple(n / m for n, m in zip(shape, spatial, strict=True))
     dtype = array.dtype if order == 0 else np.float32
     return ndimage.zoom(
         np.asarray(array, dtype), factors, order=order, grid_mode=True, mode="nearest"

@@ -4,6 +4,11 @@ Probabilities are accumulated in CPU memory, so volumes larger than the GPU's me
 one batch of windows lives on the device at a time. On an out-of-memory error the batch size is
 halved, and at batch size 1 the model moves to the CPU; each step is announced with a
 ``RuntimeWarning`` and in the progress message.
+
+The steps of :func:`iter_sliding_window`, in order: check the options, pad the image up to the
+window size, plan the windows (:func:`plan_windows`), then per batch gather the windows, run the
+forward pass with the out-of-memory fallback, and accumulate the weighted probabilities; finally
+normalise by the summed weights and crop the padding off.
 """
 
 from __future__ import annotations
@@ -12,18 +17,28 @@ import contextlib
 import itertools
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
-import torch
 
 from .._types import Progress, ProgressGenerator
+from ._torch import require_torch
+
+require_torch()  # one clear message when the [unet] extra is missing
+
+import torch  # noqa: E402
 
 BLENDS = ("gaussian", "constant")
 PADDING_MODES = ("constant", "reflect", "edge")
 
+Blend = Literal["gaussian", "constant"]
+PaddingMode = Literal["constant", "reflect", "edge"]
+Window = tuple[slice, ...]
 
-def resolve_device(device=None) -> torch.device:
-    """The torch device to run on: CUDA if available, else Apple MPS, else the CPU.
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """Choose the torch device to run on: CUDA if available, else Apple MPS, else the CPU.
 
     Parameters
     ----------
@@ -31,10 +46,19 @@ def resolve_device(device=None) -> torch.device:
         ``None`` or ``"auto"`` picks automatically; ``"cpu"``, ``"cuda"``, ``"cuda:1"``,
         ``"mps"`` ask for that device.
 
+    Returns
+    -------
+    torch.device
+
     Raises
     ------
     ValueError
         If the requested device does not exist on this machine.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
     """
     if device is None or device == "auto":
         if torch.cuda.is_available():
@@ -60,11 +84,27 @@ def _mps_available() -> bool:
     return bool(mps is not None and mps.is_available())
 
 
-def gaussian_importance(patch_size: Sequence[int], sigma_scale: float = 0.125) -> np.ndarray:
-    """Separable Gaussian window weights, peak 1 at the patch centre, clamped to >= 1e-3.
+def gaussian_importance(patch_size: Sequence[int], *, sigma_scale: float = 0.125) -> np.ndarray:
+    """Compute separable Gaussian window weights, peak 1 at the patch centre, clamped to >= 1e-3.
 
     ``sigma = sigma_scale * patch size`` per axis (nnU-Net and MONAI use 1/8). The clamp keeps
     every voxel covered with a positive weight, so blending never divides by zero.
+
+    Parameters
+    ----------
+    patch_size : sequence of int
+        Window size in voxels, one per axis.
+    sigma_scale : float
+        Gaussian sigma as a fraction of the window size.
+
+    Returns
+    -------
+    float32 ndarray of shape ``patch_size``
+
+    Examples
+    --------
+    >>> gaussian_importance((5,), sigma_scale=0.2).round(3)
+    array([0.135, 0.607, 1.   , 0.607, 0.135], dtype=float32)
     """
     weights = np.ones((), dtype=np.float64)
     for n in patch_size:
@@ -74,10 +114,28 @@ def gaussian_importance(patch_size: Sequence[int], sigma_scale: float = 0.125) -
     return np.maximum(weights, max(weights.min(), 1e-3)).astype(np.float32)
 
 
-def window_starts(size: int, patch: int, overlap: float) -> list[int]:
-    """Start indices of windows of length ``patch`` covering ``size`` with the given overlap.
+def window_starts(size: int, patch: int, *, overlap: float) -> list[int]:
+    """List the start indices of windows of length ``patch`` covering ``size`` voxels.
 
     The step is ``int(patch * (1 - overlap))`` (at least 1); the last window ends at the edge.
+
+    Parameters
+    ----------
+    size : int
+        Length of the axis in voxels.
+    patch : int
+        Window length in voxels.
+    overlap : float
+        Fraction of a window shared with its neighbour.
+
+    Returns
+    -------
+    list of int
+
+    Examples
+    --------
+    >>> window_starts(10, 4, overlap=0.5)
+    [0, 2, 4, 6]
     """
     if size <= patch:
         return [0]
@@ -86,12 +144,50 @@ def window_starts(size: int, patch: int, overlap: float) -> list[int]:
     return [min(i * step, size - patch) for i in range(count)]
 
 
+def plan_windows(
+    shape: Sequence[int], patch_size: Sequence[int], *, overlap: float
+) -> list[Window]:
+    """Plan the windows (tuples of slices) that tile an array of ``shape`` with overlap.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        Spatial shape, each axis at least as long as the window.
+    patch_size : sequence of int
+        Window size in voxels, one per axis.
+    overlap : float
+        Fraction of a window shared with its neighbour (see :func:`window_starts`).
+
+    Returns
+    -------
+    list of tuple of slice
+        One entry per window, in C order of the window corners.
+
+    Examples
+    --------
+    >>> plan_windows((6, 4), (4, 4), overlap=0.5)
+    [(slice(0, 4, None), slice(0, 4, None)), (slice(2, 6, None), slice(0, 4, None))]
+    """
+    starts = [window_starts(n, p, overlap=overlap) for n, p in zip(shape, patch_size, strict=True)]
+    return [
+        tuple(slice(s, s + p) for s, p in zip(corner, patch_size, strict=True))
+        for corner in itertools.product(*starts)
+    ]
+
+
 def _is_oom(exc: BaseException) -> bool:
-    oom = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", ())
-    return isinstance(exc, oom) or "out of memory" in str(exc).lower()
+    kinds = tuple(
+        t
+        for t in (
+            getattr(torch, "OutOfMemoryError", None),
+            getattr(torch.cuda, "OutOfMemoryError", None),
+        )
+        if isinstance(t, type)
+    )
+    return isinstance(exc, kinds) or "out of memory" in str(exc).lower()
 
 
-def _autocast(device: torch.device, amp: bool):
+def _autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager:
     if not amp or device.type == "cpu":
         return contextlib.nullcontext()
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
@@ -99,23 +195,158 @@ def _autocast(device: torch.device, amp: bool):
     return torch.autocast(device.type, dtype=torch.float16)
 
 
-def _forward(model, batch: torch.Tensor, device: torch.device, tta: bool, amp: bool) -> np.ndarray:
+def _forward(
+    model: torch.nn.Module, batch: torch.Tensor, device: torch.device, tta: bool, amp: bool
+) -> np.ndarray:
     """Softmax probabilities of one batch (mirrored and averaged when ``tta``), on the CPU."""
     batch = batch.to(device)
     dims = batch.ndim - 2
-    flips = (
+    flips: list[tuple[int, ...]] = (
         [axes for r in range(dims + 1) for axes in itertools.combinations(range(2, 2 + dims), r)]
         if tta
         else [()]
     )
-    total = None
+
+    def mirrored(axes: tuple[int, ...]) -> torch.Tensor:
+        x = torch.flip(batch, axes) if axes else batch
+        probs = torch.softmax(model(x).float(), dim=1)
+        return torch.flip(probs, axes) if axes else probs
+
     with torch.inference_mode(), _autocast(device, amp):
-        for axes in flips:
-            x = torch.flip(batch, axes) if axes else batch
-            probs = torch.softmax(model(x).float(), dim=1)
-            probs = torch.flip(probs, axes) if axes else probs
-            total = probs if total is None else total + probs
+        total = mirrored(flips[0])
+        for axes in flips[1:]:
+            total = total + mirrored(axes)
     return (total / len(flips)).cpu().numpy()
+
+
+# --- the steps of iter_sliding_window -------------------------------------------------------
+
+
+def _check_options(
+    image: np.ndarray,
+    patch_size: Sequence[int],
+    *,
+    overlap: float,
+    blend: str,
+    padding_mode: str,
+    batch_size: int,
+) -> tuple[int, ...]:
+    """Validate the options; return the patch size as a tuple of ints."""
+    spatial = image.shape[1:]
+    patch = tuple(int(p) for p in patch_size)
+    if len(patch) != len(spatial) or min(patch) < 1:
+        raise ValueError(
+            f"`patch_size` must hold {len(spatial)} positive sizes for image shape {image.shape} "
+            f"(channel first); got {tuple(patch_size)}"
+        )
+    if not 0.0 <= overlap <= 0.9:
+        raise ValueError(f"`overlap` must lie in [0, 0.9]; got {overlap}")
+    if blend not in BLENDS:
+        raise ValueError(f"`blend` must be one of {BLENDS}; got {blend!r}")
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"`padding_mode` must be one of {PADDING_MODES}; got {padding_mode!r}")
+    if int(batch_size) < 1:
+        raise ValueError(f"`batch_size` must be >= 1; got {batch_size}")
+    return patch
+
+
+def _pad_to_patch(
+    image: np.ndarray, patch: tuple[int, ...], mode: PaddingMode
+) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Pad each spatial axis up to the window, half before and half after (as MONAI does).
+
+    Returns the padded float32 image and the padding before each spatial axis.
+    """
+    gaps = [max(p - n, 0) for n, p in zip(image.shape[1:], patch, strict=True)]
+    padded = np.asarray(image, np.float32)
+    if any(gaps):
+        pad = [(0, 0)] + [(g // 2, g - g // 2) for g in gaps]
+        padded = np.pad(padded, pad, mode=mode)
+    return padded, tuple(g // 2 for g in gaps)
+
+
+def _blend_weight(patch: tuple[int, ...], blend: Blend, sigma_scale: float) -> np.ndarray:
+    if blend == "gaussian":
+        return gaussian_importance(patch, sigma_scale=sigma_scale)
+    return np.ones(patch, np.float32)
+
+
+def _gather(source: torch.Tensor, windows: Sequence[Window]) -> torch.Tensor:
+    """Stack the (C, *patch) windows of ``source`` into one batch."""
+    return torch.stack([source[(slice(None), *w)] for w in windows])
+
+
+@dataclass
+class _Run:
+    """Where the windows run now; the out-of-memory fallback changes it."""
+
+    model: torch.nn.Module
+    device: torch.device
+    batch_size: int
+    note: str = ""
+
+    def message(self, done: int, total: int) -> str:
+        suffix = f" ({self.note})" if self.note else ""
+        return f"window {done}/{total} on {self.device.type}{suffix}"
+
+
+def _forward_or_fall_back(
+    run: _Run, batch: torch.Tensor, *, patch: tuple[int, ...], tta: bool, amp: bool
+) -> np.ndarray | None:
+    """Probabilities of ``batch``, or None after an out-of-memory error changed ``run``.
+
+    On out-of-memory the batch size is halved, or at batch size 1 the model moves to the CPU;
+    on the CPU at batch size 1 a ``MemoryError`` says to use a smaller patch.
+    """
+    try:
+        return _forward(run.model, batch, run.device, tta, amp)
+    except (RuntimeError, MemoryError) as exc:
+        if not _is_oom(exc):
+            raise
+        note = _fall_back(run.device, run.batch_size)
+        if note is None:
+            raise MemoryError(
+                "out of memory on the CPU even with one window per batch; "
+                f"use a smaller patch than {patch}"
+            ) from exc
+        if run.batch_size > 1:
+            run.batch_size = max(run.batch_size // 2, 1)
+        else:
+            run.device = torch.device("cpu")
+            run.model = run.model.to(run.device)
+        run.note = note
+        warnings.warn(note, RuntimeWarning, stacklevel=3)
+        return None
+
+
+def _fall_back(device: torch.device, batch_size: int) -> str | None:
+    """Free the device cache and describe the next fallback step, or None when none is left."""
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    elif device.type == "mps":
+        torch.mps.empty_cache()
+    if batch_size > 1:
+        return f"out of memory on {device}: batch size lowered to {max(batch_size // 2, 1)}"
+    if device.type != "cpu":
+        return f"out of memory on {device} with one window per batch: continuing on the CPU"
+    return None
+
+
+def _accumulate(
+    acc: np.ndarray, norm: np.ndarray, window: Window, probs: np.ndarray, weight: np.ndarray
+) -> None:
+    """Add one window's weighted probabilities and its weights into the running sums."""
+    acc[(slice(None), *window)] += probs * weight
+    norm[window] += weight
+
+
+def _normalise_and_crop(
+    acc: np.ndarray, norm: np.ndarray, before: tuple[int, ...], spatial: tuple[int, ...]
+) -> np.ndarray:
+    """Divide the weighted sums by the summed weights and crop the padding off."""
+    acc /= norm
+    crop = tuple(slice(b, b + n) for b, n in zip(before, spatial, strict=True))
+    return np.ascontiguousarray(acc[(slice(None), *crop)])
 
 
 def iter_sliding_window(
@@ -124,15 +355,15 @@ def iter_sliding_window(
     *,
     patch_size: Sequence[int],
     overlap: float = 0.5,
-    blend: str = "gaussian",
+    blend: Blend = "gaussian",
     sigma_scale: float = 0.125,
-    padding_mode: str = "constant",
+    padding_mode: PaddingMode = "constant",
     batch_size: int = 4,
     tta: bool = False,
-    device=None,
+    device: str | torch.device | None = None,
     amp: bool = True,
 ) -> ProgressGenerator[np.ndarray]:
-    """Softmax probabilities of ``model`` over ``image``, window by window.
+    """Predict softmax probabilities of ``model`` over ``image``, window by window.
 
     Parameters
     ----------
@@ -147,6 +378,8 @@ def iter_sliding_window(
         Fraction of a window shared with its neighbour, 0 <= overlap <= 0.9.
     blend : {"gaussian", "constant"}
         Gaussian importance weighting (sigma = ``sigma_scale`` * patch) or plain averaging.
+    sigma_scale : float
+        Gaussian sigma as a fraction of the window size.
     padding_mode : {"constant", "reflect", "edge"}
         How an image smaller than a window is padded (symmetrically) before inference.
     batch_size : int
@@ -174,93 +407,51 @@ def iter_sliding_window(
         Bad overlap, blend, padding mode, batch size or patch size.
     MemoryError
         If even one window does not fit in CPU memory.
-    """
-    spatial = image.shape[1:]
-    patch = tuple(int(p) for p in patch_size)
-    if len(patch) != len(spatial) or min(patch) < 1:
-        raise ValueError(
-            f"`patch_size` must hold {len(spatial)} positive sizes for image shape {image.shape} "
-            f"(channel first); got {tuple(patch_size)}"
-        )
-    if not 0.0 <= overlap <= 0.9:
-        raise ValueError(f"`overlap` must lie in [0, 0.9]; got {overlap}")
-    if blend not in BLENDS:
-        raise ValueError(f"`blend` must be one of {BLENDS}; got {blend!r}")
-    if padding_mode not in PADDING_MODES:
-        raise ValueError(f"`padding_mode` must be one of {PADDING_MODES}; got {padding_mode!r}")
-    if int(batch_size) < 1:
-        raise ValueError(f"`batch_size` must be >= 1; got {batch_size}")
-    batch_size = int(batch_size)
-    device = resolve_device(device)
 
-    # pad each axis up to the window size, half before and half after (as MONAI does)
-    gaps = [max(p - n, 0) for n, p in zip(spatial, patch, strict=False)]
-    pad = [(0, 0)] + [(g // 2, g - g // 2) for g in gaps]
-    padded = np.asarray(image, np.float32)
-    if any(gaps):
-        padded = np.pad(padded, pad, mode=padding_mode)
-    shape = padded.shape[1:]
-    starts = [window_starts(n, p, overlap) for n, p in zip(shape, patch, strict=False)]
-    windows = [
-        tuple(slice(s, s + p) for s, p in zip(corner, patch, strict=False))
-        for corner in itertools.product(*starts)
-    ]
-    if blend == "gaussian":
-        weight = gaussian_importance(patch, sigma_scale)
-    else:
-        weight = np.ones(patch, np.float32)
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_segtools.core._types import run_to_completion
+    >>> net = torch.nn.Conv2d(1, 3, kernel_size=1)  # any (N, C, ...) -> (N, K, ...) module
+    >>> image = np.zeros((1, 10, 12), np.float32)
+    >>> probs = run_to_completion(
+    ...     iter_sliding_window(net, image, patch_size=(8, 8), device="cpu")
+    ... )
+    >>> probs.shape, bool(np.allclose(probs.sum(axis=0), 1.0))
+    ((3, 10, 12), True)
+    """
+    patch = _check_options(
+        image,
+        patch_size,
+        overlap=overlap,
+        blend=blend,
+        padding_mode=padding_mode,
+        batch_size=batch_size,
+    )
+    spatial = tuple(image.shape[1:])
+    device = resolve_device(device)
+    padded, before = _pad_to_patch(image, patch, padding_mode)
+    shape = tuple(padded.shape[1:])
+    windows = plan_windows(shape, patch, overlap=overlap)
+    weight = _blend_weight(patch, blend, sigma_scale)
     source = torch.from_numpy(np.ascontiguousarray(padded))
-    model = model.to(device).eval()
+    run = _Run(model.to(device).eval(), device, int(batch_size))
 
     total = len(windows)
-    acc = None
+    acc: np.ndarray | None = None
     norm = np.zeros(shape, np.float32)
-    note = ""
     done = 0
     while done < total:
-        chunk = windows[done : done + batch_size]
-        batch = torch.stack([source[(slice(None), *w)] for w in chunk])
-        try:
-            probs = _forward(model, batch, device, tta, amp)
-        except (RuntimeError, MemoryError) as exc:
-            if not _is_oom(exc):
-                raise
-            note = _fall_back(device, batch_size)
-            if note is None:
-                raise MemoryError(
-                    "out of memory on the CPU even with one window per batch; "
-                    f"use a smaller patch than {patch}"
-                ) from exc
-            if batch_size > 1:
-                batch_size = max(batch_size // 2, 1)
-            else:
-                device = torch.device("cpu")
-                model = model.to(device)
-            warnings.warn(note, RuntimeWarning, stacklevel=2)
-            continue
+        chunk = windows[done : done + run.batch_size]
+        probs = _forward_or_fall_back(run, _gather(source, chunk), patch=patch, tta=tta, amp=amp)
+        if probs is None:
+            continue  # the fallback changed the batch size or the device: try again
         if acc is None:
             acc = np.zeros((probs.shape[1], *shape), np.float32)
-        for w, p in zip(chunk, probs, strict=False):
-            acc[(slice(None), *w)] += p * weight
-            norm[w] += weight
+        for window, p in zip(chunk, probs, strict=True):
+            _accumulate(acc, norm, window, p, weight)
             done += 1
-            suffix = f" ({note})" if note else ""
-            yield Progress(done, total, f"window {done}/{total} on {device.type}{suffix}")
-    acc /= norm
-    crop = tuple(
-        slice(before, before + n) for (before, _), n in zip(pad[1:], spatial, strict=False)
-    )
-    return np.ascontiguousarray(acc[(slice(None), *crop)])
-
-
-def _fall_back(device: torch.device, batch_size: int) -> str | None:
-    """Free the device cache and describe the next fallback step, or None when none is left."""
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-    elif device.type == "mps":
-        torch.mps.empty_cache()
-    if batch_size > 1:
-        return f"out of memory on {device}: batch size lowered to {max(batch_size // 2, 1)}"
-    if device.type != "cpu":
-        return f"out of memory on {device} with one window per batch: continuing on the CPU"
-    return None
+            yield Progress(done, total, run.message(done, total))
+    if acc is None:  # pragma: no cover - there is always at least one window
+        raise RuntimeError("no window was predicted")
+    return _normalise_and_crop(acc, norm, before, spatial)

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
-import torch
-import torch.nn.functional as F
-from torch import nn
+from ._torch import require_torch
+
+require_torch()  # one clear message when the [unet] extra is missing
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
 
 NORMS = ("instance", "batch", "group", "none")
 DECODERS = ("transpose", "upsample")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class UNetSpec:
     """Architecture of a :class:`UNet` (stored as ``"architecture"`` in a package's JSON config).
 
@@ -39,6 +44,12 @@ class UNetSpec:
         Transposed convolution, or (bi/tri)linear upsampling followed by a 3x3 convolution.
     dilated_bottleneck : bool
         Use dilation 2 in the bottleneck convolutions (a larger receptive field, same size).
+
+    Examples
+    --------
+    >>> spec = UNetSpec(spatial_dims=2, out_channels=3, features=(4, 8, 16))
+    >>> spec.divisor, UNetSpec(**spec.to_dict()) == spec
+    (4, True)
     """
 
     spatial_dims: int = 3
@@ -50,7 +61,7 @@ class UNetSpec:
     decoder: str = "transpose"
     dilated_bottleneck: bool = False
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "features", tuple(int(f) for f in self.features))
         if self.spatial_dims not in (2, 3):
             raise ValueError(f"`spatial_dims` must be 2 or 3; got {self.spatial_dims}")
@@ -71,7 +82,8 @@ class UNetSpec:
         """Spatial sizes that are a multiple of this need no internal padding."""
         return 2 ** (len(self.features) - 1)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """Return the spec as a JSON-ready dict (the ``architecture`` entry of a config)."""
         return {**asdict(self), "features": list(self.features)}
 
 
@@ -95,7 +107,7 @@ def _norm(kind: str, dims: int, channels: int) -> nn.Module:
 class ConvBlock(nn.Module):
     """Two 3x3 convolutions with normalisation and LeakyReLU; optionally residual."""
 
-    def __init__(self, spec: UNetSpec, c_in: int, c_out: int, dilation: int = 1):
+    def __init__(self, spec: UNetSpec, c_in: int, c_out: int, *, dilation: int = 1) -> None:
         super().__init__()
         conv, _, _ = _layers(spec.spatial_dims)
         pad = dilation  # 'same' padding for a 3x3 kernel
@@ -111,7 +123,8 @@ class ConvBlock(nn.Module):
         )
         self.act = nn.LeakyReLU(0.01, inplace=True)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Convolve ``x`` (N, c_in, ...) to (N, c_out, ...), same spatial size."""
         y = self.body(x)
         if self.skip is not None:
             y = y + self.skip(x)
@@ -121,11 +134,11 @@ class ConvBlock(nn.Module):
 class UpBlock(nn.Module):
     """Double the resolution, concatenate the skip connection, convolve."""
 
-    def __init__(self, spec: UNetSpec, c_in: int, c_skip: int):
+    def __init__(self, spec: UNetSpec, c_in: int, c_skip: int) -> None:
         super().__init__()
         conv, up, _ = _layers(spec.spatial_dims)
         if spec.decoder == "transpose":
-            self.up = up(c_in, c_skip, 2, stride=2)
+            self.up: nn.Module = up(c_in, c_skip, 2, stride=2)
         else:
             mode = "trilinear" if spec.spatial_dims == 3 else "bilinear"
             self.up = nn.Sequential(
@@ -134,7 +147,8 @@ class UpBlock(nn.Module):
             )
         self.block = ConvBlock(spec, 2 * c_skip, c_skip)
 
-    def forward(self, x, skip):
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        """Upsample ``x``, join it with the encoder's ``skip`` and convolve."""
         return self.block(torch.cat([self.up(x), skip], dim=1))
 
 
@@ -153,7 +167,7 @@ class UNet(nn.Module):
     (1, 2, 13, 7)
     """
 
-    def __init__(self, spec: UNetSpec):
+    def __init__(self, spec: UNetSpec) -> None:
         super().__init__()
         self.spec = spec
         feats = spec.features
@@ -164,7 +178,7 @@ class UNet(nn.Module):
         for level, c_out in enumerate(feats):
             last = level == len(feats) - 1
             dilation = 2 if (last and spec.dilated_bottleneck) else 1
-            self.encoders.append(ConvBlock(spec, c_in, c_out, dilation))
+            self.encoders.append(ConvBlock(spec, c_in, c_out, dilation=dilation))
             c_in = c_out
         self.decoders = nn.ModuleList(
             UpBlock(spec, feats[lvl + 1], feats[lvl]) for lvl in reversed(range(len(feats) - 1))
@@ -173,6 +187,7 @@ class UNet(nn.Module):
         self.head = conv(feats[0], spec.out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Compute logits (N, classes, [Z,] Y, X) of ``x`` (N, C, [Z,] Y, X), any spatial size."""
         size = x.shape[2:]
         if x.ndim == 5:  # oneDNN's fast 3-D convolutions want channels-last memory
             x = x.contiguous(memory_format=torch.channels_last_3d)
@@ -189,7 +204,8 @@ class UNet(nn.Module):
         for decoder in self.decoders:
             x = decoder(x, skips.pop())
         x = self.head(x)
-        return x[(Ellipsis, *(slice(0, n) for n in size))]
+        crop: tuple[Any, ...] = (Ellipsis, *(slice(0, n) for n in size))
+        return x[crop]
 
 
 def _pad_amounts(size: Sequence[int], divisor: int) -> list[int]:

@@ -20,18 +20,31 @@ import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._deprecate import loose_geometry_keywords
 from .._types import Progress, ProgressGenerator, run_to_completion
-from .._validate import check_image, check_spacing
+from .._validate import check_geometry, check_image, check_spacing
+from ..geometry import Geometry
 from . import _preprocess as pre
+from ._torch import require_torch
+
+if TYPE_CHECKING:
+    import torch
 
 CONFIG_NAME = "config.json"
 REQUIRED_KEYS = (
-    "spatial_dims", "in_channels", "class_names", "class_colors", "spacing",
-    "normalization", "patch_size", "weights",
-)  # fmt: skip
+    "spatial_dims",
+    "in_channels",
+    "class_names",
+    "class_colors",
+    "spacing",
+    "normalization",
+    "patch_size",
+    "weights",
+)
 EXPECTED = (
     "a shipped model name, a package folder with config.json, a config .json, or a TorchScript "
     ".pt/.ts file with a .json of the same name beside it"
@@ -43,7 +56,20 @@ def _models_dir() -> Path:
 
 
 def list_models() -> list[str]:
-    """Names of the models shipped with the plugin (usable with :func:`load_model`)."""
+    """List the names of the models shipped with the plugin (usable with :func:`load_model`).
+
+    Works without torch.
+
+    Returns
+    -------
+    list of str
+        Shipped model names, sorted.
+
+    Examples
+    --------
+    >>> list_models()
+    ['mni152-brain-tissue']
+    """
     root = _models_dir()
     return (
         sorted(p.name for p in root.iterdir() if (p / CONFIG_NAME).is_file())
@@ -52,9 +78,23 @@ def list_models() -> list[str]:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelConfig:
-    """A validated package config (see the module docstring for the meaning of each field)."""
+    """A validated package config (see the module docstring for the meaning of each field).
+
+    Build it with :meth:`from_dict`, which checks every field and names what is wrong.
+
+    Examples
+    --------
+    >>> cfg = ModelConfig.from_dict({
+    ...     "spatial_dims": 2, "in_channels": 1, "class_names": ["background", "cell"],
+    ...     "class_colors": ["#000000", "#ff0000"], "spacing": [0.5, 0.5],
+    ...     "normalization": {"method": "zscore"}, "patch_size": [32, 32],
+    ...     "weights": "weights.pt",
+    ... })
+    >>> cfg.spacing, cfg.class_names
+    ((0.5, 0.5), ('background', 'cell'))
+    """
 
     spatial_dims: int
     in_channels: int
@@ -64,14 +104,31 @@ class ModelConfig:
     normalization: dict
     patch_size: tuple[int, ...]
     weights: str
-    architecture: dict | None = None
+    architecture: dict[str, Any] | None = None
     name: str = ""
     description: str = ""
-    training: dict = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, data: dict, source: str = "config") -> ModelConfig:
-        """Check ``data`` and build the config; errors name ``source`` and the expected value."""
+    def from_dict(cls, data: dict[str, Any], *, source: str = "config") -> ModelConfig:
+        """Check ``data`` and build the config; errors name ``source`` and the expected value.
+
+        Parameters
+        ----------
+        data : dict
+            The parsed JSON config (keys in the module docstring).
+        source : str
+            What the config came from, for error messages (a path, "the command line").
+
+        Returns
+        -------
+        ModelConfig
+
+        Raises
+        ------
+        ValueError
+            Missing keys, wrong types or lengths, unknown normalisation.
+        """
         if not isinstance(data, dict):
             raise ValueError(
                 f"model config {source} must be a JSON object; got {type(data).__name__}"
@@ -122,21 +179,47 @@ class ModelConfig:
             },
         )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """Return the config as the JSON-ready dict :meth:`from_dict` reads back."""
         return {
-            "name": self.name, "description": self.description,
-            "spatial_dims": self.spatial_dims, "in_channels": self.in_channels,
-            "class_names": list(self.class_names), "class_colors": list(self.class_colors),
-            "spacing": list(self.spacing), "normalization": self.normalization,
-            "patch_size": list(self.patch_size), "weights": self.weights,
-            "architecture": self.architecture, "training": self.training,
-        }  # fmt: skip
+            "name": self.name,
+            "description": self.description,
+            "spatial_dims": self.spatial_dims,
+            "in_channels": self.in_channels,
+            "class_names": list(self.class_names),
+            "class_colors": list(self.class_colors),
+            "spacing": list(self.spacing),
+            "normalization": self.normalization,
+            "patch_size": list(self.patch_size),
+            "weights": self.weights,
+            "architecture": self.architecture,
+            "training": self.training,
+        }
 
 
-def save_package(folder, module, config: ModelConfig) -> Path:
-    """Write ``config.json`` and the state dict of ``module`` (a UNet) into ``folder``."""
-    import torch
+def save_package(folder: str | Path, module: torch.nn.Module, config: ModelConfig) -> Path:
+    """Write ``config.json`` and the state dict of ``module`` (a UNet) into ``folder``.
 
+    Parameters
+    ----------
+    folder : str or Path
+        Package folder, created when missing.
+    module : torch.nn.Module
+        The network; its state dict goes to ``config.weights``.
+    config : ModelConfig
+        Written as ``config.json``.
+
+    Returns
+    -------
+    Path
+        ``folder``, loadable with :func:`load_model`.
+
+    Raises
+    ------
+    ImportError
+        Without PyTorch (the ``[unet]`` extra).
+    """
+    torch = require_torch()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
@@ -175,12 +258,11 @@ def _read_config(path: Path) -> ModelConfig:
             f"model config {path} is not valid JSON ({exc}); "
             f"expected a JSON object with keys {list(REQUIRED_KEYS)}"
         ) from None
-    return ModelConfig.from_dict(data, str(path))
+    return ModelConfig.from_dict(data, source=str(path))
 
 
-def _load_module(weights: Path, config: ModelConfig):
-    import torch
-
+def _load_module(weights: Path, config: ModelConfig) -> torch.nn.Module:
+    torch = require_torch()
     from .model import UNet, UNetSpec
 
     if not weights.is_file():
@@ -223,7 +305,7 @@ def _load_module(weights: Path, config: ModelConfig):
         )
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for damaged archives
+    except Exception as exc:  # noqa: BLE001 - torch raises several types for damaged archives
         raise ValueError(
             f"model weights {weights} are corrupt ({type(exc).__name__}: {exc})"
         ) from None
@@ -239,11 +321,25 @@ def _load_module(weights: Path, config: ModelConfig):
     return module
 
 
-def load_model(name_or_path) -> Predictor:
+def load_model(name_or_path: str | Path) -> Predictor:
     """Load a model package by shipped name or path and return its :class:`Predictor`.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        A name from :func:`list_models`, a package folder holding ``config.json``, a config
+        ``.json``, or a TorchScript ``.pt``/``.ts`` file with a ``.json`` of the same name beside
+        it.
+
+    Returns
+    -------
+    Predictor
+        The loaded network with its config.
 
     Raises
     ------
+    ImportError
+        Without PyTorch; the one-line message names the ``[unet]`` extra.
     FileNotFoundError
         Unknown name, or a path without its config or weights.
     ValueError
@@ -251,31 +347,63 @@ def load_model(name_or_path) -> Predictor:
 
     Examples
     --------
-    >>> import napari_segtools as nst
-    >>> nst.list_models()
-    ['mni152-brain-tissue']
+    >>> predictor = load_model("mni152-brain-tissue")
+    >>> predictor.config.class_names
+    ('background', 'grey matter', 'white matter')
     """
+    require_torch()
     config_path, scripted = _locate(name_or_path)
     config = _read_config(config_path)
     weights = scripted or config_path.parent / config.weights
     return Predictor(config, _load_module(weights, config), source=str(config_path))
 
 
+def _spatial_dims(args: tuple, kwargs: dict) -> int:
+    """Spatial axes of the model a Predictor method is called on (for a scalar old spacing)."""
+    return int(args[0].config.spatial_dims)
+
+
 class Predictor:
     """A loaded model: normalises, reorients and resamples an image, runs sliding windows.
 
-    Attributes
+    Parameters
     ----------
     config : ModelConfig
+        The package config (classes, spacing, normalisation, patch size).
     module : torch.nn.Module
+        The network.
+    source : str
+        Where the package came from (for messages).
+
+    Examples
+    --------
+    A tiny untrained 2-D network (any :class:`~.model.UNet` or TorchScript module works):
+
+    >>> import numpy as np
+    >>> from napari_segtools.core.geometry import Geometry
+    >>> from napari_segtools.core.unet.model import UNet, UNetSpec
+    >>> spec = UNetSpec(spatial_dims=2, out_channels=2, features=(2, 4))
+    >>> config = ModelConfig.from_dict({
+    ...     "spatial_dims": 2, "in_channels": 1, "class_names": ["background", "cell"],
+    ...     "class_colors": ["#000000", "#ff0000"], "spacing": [1.0, 1.0],
+    ...     "normalization": {"method": "zscore"}, "patch_size": [16, 16],
+    ...     "weights": "weights.pt", "architecture": spec.to_dict(),
+    ... })
+    >>> predictor = Predictor(config, UNet(spec))
+    >>> image = np.random.default_rng(0).random((20, 24), dtype=np.float32)
+    >>> probs = predictor.predict_proba(image, geometry=Geometry((0.5, 0.5)), device="cpu")
+    >>> probs.shape, bool(np.allclose(probs.sum(axis=0), 1.0, atol=1e-5))
+    ((2, 20, 24), True)
     """
 
-    def __init__(self, config: ModelConfig, module, source: str = ""):
+    def __init__(self, config: ModelConfig, module: torch.nn.Module, *, source: str = "") -> None:
         self.config = config
         self.module = module
         self.source = source
 
-    def _check_input(self, image, spacing, direction) -> tuple[np.ndarray, tuple]:
+    def _check_input(
+        self, image: Any, geometry: Geometry
+    ) -> tuple[np.ndarray, Geometry, tuple[int, ...], tuple[bool, ...]]:
         cfg = self.config
         arr = check_image(image, ndims=(cfg.spatial_dims, cfg.spatial_dims + 1))
         if arr.ndim == cfg.spatial_dims:
@@ -285,17 +413,46 @@ class Predictor:
                 f"model {cfg.name or self.source!r} expects {cfg.spatial_dims}-D images with "
                 f"{cfg.in_channels} channel(s) first; got an array of shape {np.shape(image)}"
             )
-        spacing = check_spacing(spacing, cfg.spatial_dims)
-        return arr, (spacing, *pre.canonical_axes(direction, cfg.spatial_dims))
+        geometry = check_geometry(geometry, cfg.spatial_dims)
+        perm, flips = pre.canonical_axes(geometry.direction, cfg.spatial_dims)
+        return arr, geometry, perm, flips
 
+    @loose_geometry_keywords(geometry=("", _spatial_dims))
     def iter_predict_proba(
-        self, image, *, spacing, overlap=0.5, tta=False, device=None, batch_size=4, direction=None
+        self,
+        image: np.ndarray,
+        *,
+        geometry: Geometry,
+        overlap: float = 0.5,
+        tta: bool = False,
+        device: str | torch.device | None = None,
+        batch_size: int = 4,
     ) -> ProgressGenerator[np.ndarray]:
-        """Generator form of :meth:`predict_proba`: yields one Progress per window."""
+        """Predict class probabilities window by window, yielding Progress events.
+
+        Parameters
+        ----------
+        image : ([C,] [Z,] Y, X) ndarray
+            Intensities; the channel axis (first) may be omitted for 1-channel models.
+        geometry : Geometry
+            Spacing (mm) and direction of the image; see :meth:`predict_proba`.
+        overlap, tta, device, batch_size
+            As in :meth:`predict_proba`.
+
+        Yields
+        ------
+        Progress
+            One event per window, then one for the resampling back.
+
+        Returns
+        -------
+        (K, [Z,] Y, X) float32 ndarray
+            Class probabilities on the image grid.
+        """
         cfg = self.config
-        arr, (spacing, perm, flips) = self._check_input(image, spacing, direction)
+        arr, geometry, perm, flips = self._check_input(image, geometry)
         arr = pre.to_canonical(arr, perm, flips, leading=1)
-        spacing = tuple(spacing[p] for p in perm)
+        spacing = tuple(geometry.spacing[p] for p in perm)
         canon_shape = arr.shape[1:]
         arr = np.stack([pre.normalize(c, cfg.normalization) for c in arr])
         arr = pre.resample(
@@ -304,9 +461,14 @@ class Predictor:
         from .inference import iter_sliding_window
 
         probs = yield from iter_sliding_window(
-            self.module, arr, patch_size=cfg.patch_size, overlap=overlap, tta=tta,
-            device=device, batch_size=batch_size,
-        )  # fmt: skip
+            self.module,
+            arr,
+            patch_size=cfg.patch_size,
+            overlap=overlap,
+            tta=tta,
+            device=device,
+            batch_size=batch_size,
+        )
         if probs.shape[0] != len(cfg.class_names):
             raise ValueError(
                 f"model produced {probs.shape[0]} channels but its config names "
@@ -316,58 +478,84 @@ class Predictor:
         probs = pre.resample(probs, canon_shape, order=1, leading=1)
         return np.ascontiguousarray(pre.from_canonical(probs, perm, flips, leading=1))
 
+    @loose_geometry_keywords(geometry=("", _spatial_dims))
     def predict_proba(
-        self, image, *, spacing, overlap=0.5, tta=False, device=None, batch_size=4, direction=None
+        self,
+        image: np.ndarray,
+        *,
+        geometry: Geometry,
+        overlap: float = 0.5,
+        tta: bool = False,
+        device: str | torch.device | None = None,
+        batch_size: int = 4,
     ) -> np.ndarray:
-        """Class probabilities on the image grid.
+        """Predict class probabilities on the image grid.
 
         Parameters
         ----------
         image : ([C,] [Z,] Y, X) ndarray
             Intensities; the channel axis (first) may be omitted for 1-channel models.
-        spacing : sequence of float
-            Voxel size in mm, numpy axis order (``layer.scale``). The image is resampled to the
-            model's spacing and the result back to this grid (linear).
+        geometry : Geometry
+            The image's voxel spacing in mm (numpy axis order, ``layer.scale``) and direction
+            cosines. The image is brought to the canonical orientation the model was trained in
+            and resampled to the model's spacing; the result goes back to this grid (linear).
+            The deprecated ``spacing=``/``direction=`` keywords still work for one release.
         overlap : float
             Window overlap fraction, 0-0.9.
         tta : bool
             Mirroring test-time augmentation.
-        device : str, optional
+        device : str or torch.device, optional
             ``None``/``"auto"``: CUDA, else MPS, else CPU.
         batch_size : int
             Windows per forward pass.
-        direction : (D, D) ndarray, optional
-            Direction cosines (``Geometry.direction``); the image is brought to the canonical
-            orientation the model was trained in and the result back. ``None``: already canonical.
 
         Returns
         -------
         (K, [Z,] Y, X) float32 ndarray
             Probability of each of the K classes in ``config.class_names``.
+
+        Raises
+        ------
+        TypeError
+            If ``geometry`` is not a :class:`~napari_segtools.core.geometry.Geometry`.
+        ValueError
+            Wrong dimensionality or channel count, bad spacing or options.
         """
         return run_to_completion(
             self.iter_predict_proba(
                 image,
-                spacing=spacing,
+                geometry=geometry,
                 overlap=overlap,
                 tta=tta,
                 device=device,
                 batch_size=batch_size,
-                direction=direction,
             )
         )
 
+    @loose_geometry_keywords(geometry=("", _spatial_dims))
     def predict(
-        self, image, *, spacing, overlap=0.5, tta=False, device=None, batch_size=4, direction=None
+        self,
+        image: np.ndarray,
+        *,
+        geometry: Geometry,
+        overlap: float = 0.5,
+        tta: bool = False,
+        device: str | torch.device | None = None,
+        batch_size: int = 4,
     ) -> np.ndarray:
-        """Label image (argmax of :meth:`predict_proba`, uint8 class indices); same arguments."""
+        """Predict a label image: the argmax of :meth:`predict_proba` (same arguments).
+
+        Returns
+        -------
+        ([Z,] Y, X) uint8 ndarray
+            Class index per voxel, on the image grid.
+        """
         probs = self.predict_proba(
             image,
-            spacing=spacing,
+            geometry=geometry,
             overlap=overlap,
             tta=tta,
             device=device,
             batch_size=batch_size,
-            direction=direction,
         )
         return probs.argmax(axis=0).astype(np.uint8)

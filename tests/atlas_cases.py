@@ -1,7 +1,10 @@
 """Known-truth atlas cases: the MNI152 template with hard GM/WM labels, and deformed copies.
 
 Used by the atlas tests and the benchmark: a target made by warping the template with a known
-smooth deformation (plus a bias field and noise) has exactly known labels.
+smooth deformation (plus a bias field and noise) has exactly known labels. Test and benchmark
+support, kept out of the wheel: tests import it as ``tests.atlas_cases`` (pytest's importlib
+mode makes ``tests`` a package rooted at the repository), ``benchmarks/bench_atlas.py`` puts the
+repository root on ``sys.path`` first.
 """
 
 from __future__ import annotations
@@ -11,9 +14,17 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-from ._sitk import array_to_sitk, sitk_to_array
-from ._types import Geometry
-from .samples import MNI152_FOLDER, MNI152_GM, MNI152_T1, MNI152_WM, mni152_labels, sample_path
+from napari_segtools.core._sitk import array_to_sitk, sitk_to_array
+from napari_segtools.core.atlas import Atlas
+from napari_segtools.core.geometry import Geometry
+from napari_segtools.core.samples import (
+    MNI152_FOLDER,
+    MNI152_GM,
+    MNI152_T1,
+    MNI152_WM,
+    mni152_labels,
+    sample_path,
+)
 
 GM, WM = 1, 2
 
@@ -24,8 +35,12 @@ class AtlasCase:
 
     image: np.ndarray
     labels: np.ndarray
-    spacing: tuple[float, ...]
-    origin: tuple[float, ...]
+    geometry: Geometry
+
+    @property
+    def atlas(self) -> Atlas:
+        """The case as an :class:`Atlas` (image, labels, geometry)."""
+        return Atlas(self.image, self.labels, self.geometry)
 
 
 def load_mni152(factor: int = 2) -> AtlasCase:
@@ -41,7 +56,7 @@ def load_mni152(factor: int = 2) -> AtlasCase:
         img = sitk.Cast(sitk.ReadImage(str(sample_path(MNI152_FOLDER, name))), sitk.sitkFloat32)
         maps[key], geometry = sitk_to_array(sitk.BinShrink(img, [factor] * 3))
     labels = mni152_labels(maps["gm"], maps["wm"])
-    return AtlasCase(maps["t1"], labels, geometry.spacing, geometry.origin)
+    return AtlasCase(maps["t1"], labels, Geometry(geometry.spacing, geometry.origin))
 
 
 def deformed_copy(
@@ -85,9 +100,9 @@ def deformed_copy(
     import SimpleITK as sitk
 
     rng = np.random.default_rng(seed)
-    geometry = Geometry(case.spacing, case.origin)
+    geometry = case.geometry
     image = array_to_sitk(case.image.astype(np.float32), geometry)
-    spacing = np.asarray(case.spacing)
+    spacing = np.asarray(geometry.spacing)
     shape = case.image.shape
 
     field = np.stack(
@@ -125,6 +140,5 @@ def deformed_copy(
     return AtlasCase(
         np.clip(out, 0, None).astype(np.float32),
         sitk.GetArrayFromImage(labels).astype(np.uint8),
-        case.spacing,
-        case.origin,
+        geometry,
     )

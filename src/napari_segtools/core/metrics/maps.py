@@ -1,0 +1,145 @@
+"""Per-voxel views of an evaluation: the error map, the labels present, boundary distances.
+
+What the evaluation panel draws on top of the images, computed without Qt so that scripts and
+tests get the same arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._validate import check_labels, check_same_shape
+from .surface import SurfaceDistances, compute_surface_distances
+
+#: Error-map value -> meaning.
+ERROR_MAP_VALUES = {0: "background", 1: "true positive", 2: "false positive", 3: "false negative"}
+
+
+def error_map(
+    reference: np.ndarray, prediction: np.ndarray, *, labels: Iterable[int] | None = None
+) -> np.ndarray:
+    """Classify every voxel: 0 background, 1 true positive, 2 false positive, 3 false negative.
+
+    A voxel carrying different labels in the two maps counts as a false negative (the
+    reference label was missed there).
+
+    Parameters
+    ----------
+    reference, prediction : integer or bool ndarray of any dimension
+        Label images of the same shape (0 = background).
+    labels : iterable of int, optional
+        Label ids that count; every non-zero id when None.
+
+    Returns
+    -------
+    uint8 ndarray
+        The error map, shaped like ``reference`` (see :data:`ERROR_MAP_VALUES`).
+
+    Examples
+    --------
+    >>> error_map(np.array([1, 1, 0, 0, 2]), np.array([0, 1, 1, 0, 1]))
+    array([3, 1, 2, 0, 3], dtype=uint8)
+    """
+    ndims = (max(np.ndim(reference), 1),)
+    ref = check_labels(reference, "reference", ndims=ndims)
+    pred = check_labels(prediction, "prediction", ndims=(max(np.ndim(prediction), 1),))
+    check_same_shape(ref, pred)
+    if labels is None:
+        ref_in, pred_in = ref > 0, pred > 0
+    else:
+        ids = list(labels)
+        ref_in, pred_in = np.isin(ref, ids), np.isin(pred, ids)
+    out = np.zeros(ref.shape, np.uint8)
+    tp = ref_in & (pred == ref)
+    out[pred_in & ~tp] = 2
+    out[ref_in & ~tp] = 3
+    out[tp] = 1
+    return out
+
+
+def present_labels(*arrays: np.ndarray) -> list[int]:
+    """Return the sorted non-zero label ids found in any of ``arrays``.
+
+    Examples
+    --------
+    >>> present_labels(np.array([0, 3, 3]), np.array([[1, 0]]), np.zeros(2, bool))
+    [1, 3]
+    """
+    found: set[int] = set()
+    for arr in map(np.asarray, arrays):
+        if arr.dtype == bool:
+            found.update([1] if arr.any() else [])
+        elif arr.size and arr.max() < 2**16 and arr.min() >= 0:
+            found.update(np.flatnonzero(np.bincount(arr.ravel().astype(np.intp))).tolist())
+        else:
+            found.update(np.unique(arr).tolist())
+    found.discard(0)
+    return sorted(int(v) for v in found)
+
+
+@dataclass(frozen=True)
+class BoundaryOverlay:
+    """Boundary distances of one label and where its Hausdorff distance is attained.
+
+    Attributes
+    ----------
+    label : int
+        The label id.
+    distances : SurfaceDistances
+        Both directed distance sets with element positions.
+    hd_location : tuple of float
+        Voxel coordinates (reference grid) of the element farthest from the other boundary.
+    hd : float
+        The Hausdorff distance (mm, or voxels without spacing).
+    """
+
+    label: int
+    distances: SurfaceDistances
+    hd_location: tuple[float, ...]
+    hd: float
+
+
+def boundary_overlay(
+    reference: np.ndarray,
+    prediction: np.ndarray,
+    label: int | None,
+    *,
+    spacing: Sequence[float] | None,
+    surface: str = "voxel",
+) -> BoundaryOverlay | None:
+    """Measure the distances between the boundaries of ``label`` in both maps.
+
+    Parameters
+    ----------
+    reference, prediction : (Y, X) or (Z, Y, X) integer ndarray
+        Label images on the same grid.
+    label : int or None
+        Label id; None gives None.
+    spacing : sequence of float or None
+        Voxel size in mm; required (None means voxel units).
+    surface : {"voxel", "surfel"}
+        Surface convention.
+
+    Returns
+    -------
+    BoundaryOverlay or None
+        None when ``label`` is None or absent from either map.
+
+    Examples
+    --------
+    >>> ref = np.zeros((6, 6), np.uint8); ref[1:4, 1:4] = 1
+    >>> boundary_overlay(ref, np.roll(ref, 1, axis=0), 1, spacing=(2.0, 1.0)).hd
+    2.0
+    """
+    if label is None:
+        return None
+    ref = np.asarray(reference) == label
+    pred = np.asarray(prediction) == label
+    if not (ref.any() and pred.any()):
+        return None
+    sd = compute_surface_distances(ref, pred, spacing=spacing, surface=surface)
+    location, distance = sd.hausdorff_location()
+    return BoundaryOverlay(int(label), sd, tuple(float(c) for c in location), float(distance))

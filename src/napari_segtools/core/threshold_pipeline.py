@@ -1,0 +1,340 @@
+"""Threshold -> clean-up -> write: the Threshold dock's computation, without Qt.
+
+:class:`ThresholdSettings` says what to segment (a range, multi-Otsu class boundaries, or a local
+threshold inside a range); :func:`threshold_segment` turns an image into a mask or class labels;
+:func:`threshold_into_labels` also cleans each label up (:mod:`~napari_segtools.core.cleanup`)
+and paints the result into an existing label image with 3D Slicer's masking modes.
+:func:`threshold_slice` gives one slice of a volume exactly as the whole volume would, for a
+live preview.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ._types import Progress, ProgressGenerator, run_to_completion
+from ._validate import check_spacing
+from .cleanup import Step, iter_clean_mask, paint_labels
+from .threshold import (
+    METHODS,
+    block_size_voxels,
+    iter_local_threshold,
+    threshold_labels,
+    threshold_mask,
+)
+
+#: methods of :class:`ThresholdSettings`: a manual range, the automatic ones, a local threshold
+SETTINGS_METHODS = ("manual", *METHODS, "local")
+#: gaussian filters reach this many sigmas (scipy's default ``truncate``)
+_TRUNCATE = 4.0
+
+
+@dataclass(frozen=True)
+class ThresholdSettings:
+    """What to segment: a range, multi-Otsu class boundaries, or a local threshold in a range.
+
+    Attributes
+    ----------
+    method : str
+        One of :data:`SETTINGS_METHODS`. "multiotsu" gives class labels from ``thresholds``;
+        "local" keeps the voxels in ``[lower, upper]`` above the local threshold; every other
+        method (an automatic one has already filled in the range) keeps ``[lower, upper]``.
+    lower, upper : float
+        Inclusive intensity range.
+    thresholds : tuple of float
+        Increasing class boundaries, for "multiotsu".
+    block_size_mm : float
+        Local threshold: width of the neighbourhood in mm.
+    offset : float
+        Local threshold: subtracted from the local mean (intensity units).
+
+    Examples
+    --------
+    >>> ThresholdSettings("manual", lower=226, upper=3071).upper
+    3071
+    """
+
+    method: str
+    lower: float
+    upper: float
+    thresholds: tuple[float, ...] = ()
+    block_size_mm: float = 15.0
+    offset: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.method not in SETTINGS_METHODS:
+            raise ValueError(
+                f"`method` must be one of {', '.join(SETTINGS_METHODS)}; got {self.method!r}"
+            )
+        if self.method == "multiotsu" and not len(self.thresholds):
+            raise ValueError("method 'multiotsu' needs its class boundaries in `thresholds`")
+
+    @property
+    def n_labels(self) -> int:
+        """Number of labels a segmentation writes (classes for multi-Otsu, else 1)."""
+        return len(self.thresholds) + 1 if self.method == "multiotsu" else 1
+
+
+def iter_threshold_segment(
+    image: ArrayLike,
+    *,
+    settings: ThresholdSettings,
+    spacing: Sequence[float],
+    first_label: int = 1,
+) -> ProgressGenerator[np.ndarray]:
+    """Compute :func:`threshold_segment`, yielding :class:`Progress` events.
+
+    Parameters, result and errors as :func:`threshold_segment`.
+
+    Examples
+    --------
+    >>> settings = ThresholdSettings("manual", lower=1, upper=2)
+    >>> [e.message for e in iter_threshold_segment(np.eye(2), settings=settings, spacing=(1, 1))]
+    ['threshold']
+    """
+    data = np.asarray(image)
+    spacing = check_spacing(spacing, data.ndim)
+    if settings.method == "multiotsu":
+        yield Progress(0, 1, "multi-Otsu classes")
+        return threshold_labels(data, settings.thresholds, first_label=first_label)
+    mask = threshold_mask(data, lower=settings.lower, upper=settings.upper)
+    if settings.method == "local":
+        local = yield from iter_local_threshold(
+            data, spacing=spacing, block_size_mm=settings.block_size_mm, offset=settings.offset
+        )
+        mask &= data > local
+    yield Progress(1, 1, "threshold")
+    return mask
+
+
+def threshold_segment(
+    image: ArrayLike,
+    *,
+    settings: ThresholdSettings,
+    spacing: Sequence[float],
+    first_label: int = 1,
+) -> np.ndarray:
+    """Segment an image by its :class:`ThresholdSettings`.
+
+    Parameters
+    ----------
+    image : (Y, X) or (Z, Y, X) ndarray
+        Intensities.
+    settings : ThresholdSettings
+        What to segment.
+    spacing : sequence of float
+        Voxel size in mm, numpy axis order (used by the local threshold).
+    first_label : int
+        Label of the darkest multi-Otsu class.
+
+    Returns
+    -------
+    result : bool ndarray, or uint8/uint16 class labels for "multiotsu"
+        Same shape as ``image``.
+
+    Raises
+    ------
+    ValueError
+        Bad range, spacing or block size (see :func:`threshold_mask`, :func:`local_threshold`).
+
+    Examples
+    --------
+    >>> settings = ThresholdSettings("multiotsu", lower=0, upper=9, thresholds=(5.0,))
+    >>> threshold_segment(np.array([[1, 7]]), settings=settings, spacing=(1, 1), first_label=3)
+    array([[3, 4]], dtype=uint8)
+    """
+    return run_to_completion(
+        iter_threshold_segment(image, settings=settings, spacing=spacing, first_label=first_label)
+    )
+
+
+def local_threshold_reach(block_size_mm: float, *, spacing: Sequence[float]) -> int:
+    """Return how many voxels along axis 0 the local threshold of a voxel depends on.
+
+    Parameters
+    ----------
+    block_size_mm : float
+        Width of the local threshold's neighbourhood in mm.
+    spacing : sequence of float
+        Voxel size in mm, numpy axis order.
+
+    Returns
+    -------
+    reach : int
+        Voxels on each side along axis 0 (one more than the Gaussian's reach, for safety).
+
+    Examples
+    --------
+    >>> local_threshold_reach(15.0, spacing=(2.5, 0.8, 0.8))
+    5
+    """
+    size = block_size_voxels(block_size_mm, spacing)[0]
+    return int(np.ceil(_TRUNCATE * (size - 1) / 6.0)) + 1
+
+
+def threshold_slice(
+    volume: ArrayLike,
+    index: int,
+    *,
+    settings: ThresholdSettings,
+    spacing: Sequence[float],
+    first_label: int = 1,
+) -> np.ndarray:
+    """Segment slice ``index`` (axis 0) of a volume exactly as the whole volume would be.
+
+    A local threshold reads a slab as thick as the filter's reach, so the slice gets the same
+    voxels as ``threshold_segment(volume, ...)[index]`` at a fraction of the cost: the live
+    preview of one slice. ``volume`` may be any array supporting slicing (dask, zarr); only the
+    needed slices are read.
+
+    Parameters
+    ----------
+    volume : (Z, Y, X) array
+        Intensities.
+    index : int
+        Slice along axis 0.
+    settings : ThresholdSettings
+        What to segment.
+    spacing : sequence of float
+        Voxel size in mm of the volume, numpy axis order (3 values).
+    first_label : int
+        Label of the darkest multi-Otsu class.
+
+    Returns
+    -------
+    result : (Y, X) bool ndarray, or class labels for "multiotsu"
+
+    Raises
+    ------
+    ValueError
+        If ``index`` is outside the volume, or as :func:`threshold_segment`.
+
+    Examples
+    --------
+    >>> vol = np.arange(27.0).reshape(3, 3, 3)
+    >>> settings = ThresholdSettings("manual", lower=10, upper=12)
+    >>> threshold_slice(vol, 1, settings=settings, spacing=(1, 1, 1)).sum()
+    np.int64(3)
+    """
+    depth = np.shape(volume)[0]
+    if not -depth <= index < depth:
+        raise ValueError(f"`index` {index} is outside the volume's {depth} slices")
+    index %= depth
+    spacing = check_spacing(spacing, len(np.shape(volume)), array_name="volume")
+    if settings.method != "local":
+        return threshold_segment(
+            np.asarray(volume[index]),  # type: ignore[index]
+            settings=settings,
+            spacing=spacing[1:],
+            first_label=first_label,
+        )
+    reach = local_threshold_reach(settings.block_size_mm, spacing=spacing)
+    z0, z1 = max(index - reach, 0), min(index + reach + 1, depth)
+    slab = np.asarray(volume[z0:z1])  # type: ignore[index]
+    return threshold_segment(slab, settings=settings, spacing=spacing)[index - z0]
+
+
+def iter_threshold_into_labels(
+    image: ArrayLike,
+    target: ArrayLike,
+    *,
+    settings: ThresholdSettings,
+    spacing: Sequence[float],
+    steps: Sequence[Step] = (),
+    first_label: int = 1,
+    mode: str = "all",
+    inside_label: int | None = None,
+) -> ProgressGenerator[np.ndarray]:
+    """Run :func:`threshold_into_labels`, yielding :class:`Progress` events.
+
+    Parameters, result and errors as :func:`threshold_into_labels`.
+
+    Examples
+    --------
+    >>> settings = ThresholdSettings("manual", lower=5, upper=9)
+    >>> gen = iter_threshold_into_labels(
+    ...     np.array([[1, 7]]), np.zeros((1, 2), np.uint8), settings=settings, spacing=(1, 1)
+    ... )
+    >>> [e.message for e in gen]
+    ['threshold', 'clean-up done']
+    """
+    data = np.asarray(image)
+    result = yield from iter_threshold_segment(
+        data, settings=settings, spacing=spacing, first_label=first_label
+    )
+    source = np.zeros(data.shape, np.uint16)
+    values = range(first_label, first_label + settings.n_labels)
+    for value in values:
+        mask = result if result.dtype == bool else result == value
+        cleaned = yield from iter_clean_mask(mask, spacing=spacing, steps=steps)
+        source[cleaned] = value
+    return paint_labels(target, source, mode=mode, inside_label=inside_label)
+
+
+def threshold_into_labels(
+    image: ArrayLike,
+    target: ArrayLike,
+    *,
+    settings: ThresholdSettings,
+    spacing: Sequence[float],
+    steps: Sequence[Step] = (),
+    first_label: int = 1,
+    mode: str = "all",
+    inside_label: int | None = None,
+) -> np.ndarray:
+    """Threshold an image, clean each label up, and paint the labels into a copy of ``target``.
+
+    Parameters
+    ----------
+    image : (Y, X) or (Z, Y, X) ndarray
+        Intensities.
+    target : int ndarray of ``image.shape``
+        Existing label image (left unchanged).
+    settings : ThresholdSettings
+        What to segment.
+    spacing : sequence of float
+        Voxel size in mm, numpy axis order.
+    steps : sequence of (name, params)
+        Clean-up run on each label's mask (see :func:`~napari_segtools.core.cleanup.clean_mask`
+        and :meth:`~napari_segtools.core.cleanup.CleanupSettings.steps`).
+    first_label : int
+        Label written for the mask, or for the darkest multi-Otsu class.
+    mode : {"all", "empty", "inside", "replace"}
+        Where labels may be written, as :func:`~napari_segtools.core.cleanup.paint_labels`.
+    inside_label : int, optional
+        Required for ``mode="inside"``.
+
+    Returns
+    -------
+    labels : ndarray of ``target``'s shape and dtype
+
+    Raises
+    ------
+    ValueError
+        Bad settings, clean-up steps or paint options; shape mismatch.
+
+    Examples
+    --------
+    >>> settings = ThresholdSettings("manual", lower=5, upper=9)
+    >>> target = np.array([[0, 2, 0, 0]], np.uint8)
+    >>> threshold_into_labels(
+    ...     np.array([[7, 7, 1, 8]]), target, settings=settings, spacing=(1, 1), mode="empty"
+    ... )
+    array([[1, 2, 0, 1]], dtype=uint8)
+    """
+    return run_to_completion(
+        iter_threshold_into_labels(
+            image,
+            target,
+            settings=settings,
+            spacing=spacing,
+            steps=steps,
+            first_label=first_label,
+            mode=mode,
+            inside_label=inside_label,
+        )
+    )

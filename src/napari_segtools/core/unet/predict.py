@@ -1,0 +1,156 @@
+"""Whole-image U-Net prediction as one generator, and the per-voxel uncertainty of its result.
+
+:func:`iter_predict` is what the U-Net dock runs in its worker: load a model package, pick the
+device, predict probabilities window by window. :func:`predictive_entropy` turns the
+probabilities into an uncertainty map. Neither imports torch before it is needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .._types import Progress, ProgressGenerator
+from ..geometry import Geometry
+from .package import ModelConfig
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Class probabilities of one image, with the model config and the device that ran it.
+
+    Attributes
+    ----------
+    probabilities : (K, [Z,] Y, X) float32 ndarray
+        Probability of each class in ``config.class_names``, on the image grid.
+    config : ModelConfig
+        The model package's config (class names and colours).
+    device : str
+        The device the model ran on (``"cpu"``, ``"cuda"``, ``"mps"``).
+
+    Examples
+    --------
+    >>> from napari_segtools.core.unet.package import ModelConfig
+    >>> config = ModelConfig.from_dict({
+    ...     "spatial_dims": 2, "in_channels": 1, "class_names": ["background", "cell"],
+    ...     "class_colors": ["#000000", "#ff0000"], "spacing": [1.0, 1.0],
+    ...     "normalization": {"method": "zscore"}, "patch_size": [8, 8],
+    ...     "weights": "weights.pt"})
+    >>> p = Prediction(np.array([[[0.9, 0.2]], [[0.1, 0.8]]], np.float32), config, "cpu")
+    >>> p.labels
+    array([[0, 1]], dtype=uint8)
+    """
+
+    probabilities: np.ndarray
+    config: ModelConfig
+    device: str
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Class index of the most probable class per voxel, uint8."""
+        return self.probabilities.argmax(axis=0).astype(np.uint8)
+
+
+def predictive_entropy(probabilities: np.ndarray) -> np.ndarray:
+    """Compute the normalised Shannon entropy of class probabilities, voxel by voxel.
+
+    Parameters
+    ----------
+    probabilities : (K, ...) float ndarray
+        Class probabilities along axis 0 (summing to 1), K >= 2.
+
+    Returns
+    -------
+    (...) float32 ndarray
+        ``-sum_k p_k log p_k / log K``: 0 where the model is certain, 1 where all classes are
+        equally likely.
+
+    Raises
+    ------
+    ValueError
+        If there are fewer than 2 classes along axis 0.
+
+    Examples
+    --------
+    >>> predictive_entropy(np.array([[1.0, 0.5], [0.0, 0.5]])).round(6)
+    array([0., 1.], dtype=float32)
+    """
+    probs = np.asarray(probabilities, dtype=float)
+    if probs.ndim < 1 or probs.shape[0] < 2:
+        raise ValueError(
+            f"`probabilities` needs >= 2 classes along axis 0; got shape {probs.shape}"
+        )
+    p = np.clip(probs, 1e-12, 1.0)
+    return (-(p * np.log(p)).sum(axis=0) / np.log(probs.shape[0])).astype(np.float32)
+
+
+def iter_predict(
+    model: str | Path,
+    image: np.ndarray,
+    *,
+    geometry: Geometry,
+    overlap: float = 0.5,
+    tta: bool = False,
+    device: str | torch.device | None = None,
+    batch_size: int = 4,
+) -> ProgressGenerator[Prediction]:
+    """Load a model package and predict class probabilities of ``image``, yielding progress.
+
+    Parameters
+    ----------
+    model : str or Path
+        A shipped model name or a package path (see :func:`~.package.load_model`).
+    image : ([C,] [Z,] Y, X) ndarray
+        Intensities; the channel axis (first) may be omitted for 1-channel models.
+    geometry : Geometry
+        Spacing (mm) and direction of the image (a layer's ``layer_geometry``).
+    overlap : float
+        Window overlap fraction, 0-0.9.
+    tta : bool
+        Mirroring test-time augmentation.
+    device : str or torch.device, optional
+        ``None``/``"auto"``: CUDA, else MPS, else CPU.
+    batch_size : int
+        Windows per forward pass.
+
+    Yields
+    ------
+    Progress
+        Loading the model, then one event per window.
+
+    Returns
+    -------
+    Prediction
+        Probabilities on the image grid, the model config and the device used.
+
+    Raises
+    ------
+    ImportError
+        Without PyTorch; the one-line message names the ``[unet]`` extra.
+
+    Examples
+    --------
+    >>> from napari_segtools.core._types import run_to_completion
+    >>> image = np.zeros((8, 8, 8), np.float32)
+    >>> result = run_to_completion(iter_predict(
+    ...     "mni152-brain-tissue", image, geometry=Geometry((2.0, 2.0, 2.0)), device="cpu"))
+    >>> result.probabilities.shape, result.device
+    ((3, 8, 8, 8), 'cpu')
+    """
+    from .package import load_model
+
+    yield Progress(0, 1, "loading the model")
+    predictor = load_model(model)
+    from .inference import resolve_device
+
+    dev = resolve_device(device)
+    probs = yield from predictor.iter_predict_proba(
+        image, geometry=geometry, overlap=overlap, tta=tta, device=dev, batch_size=batch_size
+    )
+    return Prediction(probs, predictor.config, str(dev))
