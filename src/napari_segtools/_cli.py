@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sub_parser.parse_args(argv[1:])
     try:
         return int(module.run(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError, ImportError) as exc:
+    except (ValueError, TypeError, OSError, ImportError) as exc:
         print(f"napari-segtools {argv[0]}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -138,6 +138,8 @@ def evaluate_case(name: str, reference: Path, prediction: Path | None, options: 
         report = evaluate(ref, pred, spacing=ref_geo.spacing, **options)
     except (ValueError, TypeError, FileNotFoundError) as exc:
         return {**out, "error": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - one bad case must never lose the others' rows
+        return {**out, "error": f"{type(exc).__name__}: {exc}".rstrip(": ")}
     return {**out, "error": "", "report": report}
 
 
@@ -179,13 +181,15 @@ def _write_outputs(results: list[dict], settings: dict, args) -> None:
         rows += [{"name": res["name"], **row, "error": ""} for row in res["report"].to_rows()]
     means, counts = acc.aggregate("mean")
     rows += [{"name": "mean over cases", "label": lb, **v, "error": ""} for lb, v in means.items()]
-    with args.out.open("w", newline="") as fh:
+    partial = args.out.with_name(f".{args.out.name}.partial")
+    with partial.open("w", newline="") as fh:
         for key, value in settings.items():
             fh.write(f"# {key}: {json.dumps(value)}\n")
         names = metric_names(hd_percentile=settings["hd_percentile"])
         writer = csv.DictWriter(fh, fieldnames=["name", "label", "case", *names, "error"])
         writer.writeheader()
         writer.writerows(rows)
+    partial.replace(args.out)
     if args.json:
         payload = {
             "settings": settings,
@@ -219,9 +223,13 @@ def run(args: argparse.Namespace) -> int:
     import dask
 
     from napari_segtools import __version__
+    from napari_segtools.core.io import check_writable
     from napari_segtools.core.metrics import EMPTY_POLICIES, SURFACE_CONVENTIONS, hd_key
     from napari_segtools.core.metrics.workflow import EvaluationOptions
 
+    for target in (args.out, args.json):  # before any case is computed
+        if target is not None:
+            check_writable(target)
     cases = pair_cases(args.reference, args.prediction)
     evaluation = EvaluationOptions(
         nsd_tolerance_mm=_tolerance_mm(args),

@@ -231,7 +231,10 @@ def test_inputs_are_not_modified(template, target):
     ("kwargs", "match"),
     [
         ({"geometry": Geometry((1, 1))}, "`geometry` has 2 axes but `target` is 3-D"),
-        ({"geometry": Geometry((1, 0, 1))}, "`geometry.spacing` must be positive"),
+        (
+            {"geometry": Geometry((1, 1, 1), direction=[[1, 0.5, 0], [0, 1, 0], [0, 0, 1]])},
+            "`geometry.direction` must be orthonormal",
+        ),
         ({"fusion": "mean"}, "`fusion` must be one of"),
         ({"top_k": 3}, r"`top_k` must lie in \[1, 1\]"),
         ({"transform": "elastic"}, "`transform` must be 'rigid', 'affine' or 'deformable'"),

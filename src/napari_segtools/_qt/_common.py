@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from magicgui.widgets import Label
+from magicgui.widgets import Container, Label
 from napari.layers import Image, Labels, Layer, Points
 from napari.utils.notifications import show_error
 from qtpy.QtWidgets import QSizePolicy
+from superqt import QCollapsible
 
 #: Exceptions the cores raise for bad input: shown inline, never as a traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (
@@ -92,3 +93,47 @@ class StatusLine(Label):
             return
         self.refuse(message)
         show_error(message)
+
+
+class Section(Container):
+    """A titled group of settings that folds away; Advanced groups start closed.
+
+    The fields live in ``self.body`` (a labelled magicgui Container); the widget keeps its own
+    attributes for them as usual.
+    """
+
+    def __init__(self, title: str, widgets, *, expanded: bool = True, **kwargs: Any) -> None:
+        self.body = Container(widgets=widgets)
+        self.body.margins = (0, 0, 0, 0)
+        super().__init__(labels=False, **kwargs)
+        self.margins = (0, 0, 0, 0)
+        self.collapsible = QCollapsible(title)
+        self.collapsible.addWidget(self.body.native)
+        self.native.layout().addWidget(self.collapsible)
+        if expanded:
+            self.collapsible.expand(animate=False)
+        else:
+            self.collapsible.collapse(animate=False)
+
+    @property
+    def expanded(self) -> bool:
+        """Whether the group is open."""
+        return self.collapsible.isExpanded()
+
+
+def themed(figure, viewer) -> None:
+    """Colour a matplotlib ``figure`` with the viewer's napari theme (background, text, axes)."""
+    from napari.utils.theme import get_theme
+
+    theme = get_theme(viewer.theme)
+    background = theme.canvas.as_hex()
+    text = theme.text.as_hex()
+    figure.set_facecolor(background)
+    for axes in figure.axes:
+        axes.set_facecolor(background)
+        axes.tick_params(colors=text, which="both")
+        axes.xaxis.label.set_color(text)
+        axes.yaxis.label.set_color(text)
+        axes.title.set_color(text)
+        for spine in axes.spines.values():
+            spine.set_color(text)

@@ -67,13 +67,28 @@ def check_mask(mask, name: str = "mask", *, ndims=(2, 3)) -> np.ndarray:
     return check_labels(mask, name, ndims=ndims).astype(bool, copy=False)
 
 
+def _real(value) -> float:
+    """Return a real number as float; strings, bools and None are a ``TypeError``."""
+    if isinstance(value, (str, bytes, bool)) or value is None:
+        raise TypeError(value)
+    return float(value)
+
+
 def check_spacing(
     spacing, ndim: int, name: str = "spacing", *, array_name: str = "image"
 ) -> Spacing:
-    """Return ``spacing`` as a tuple of ``ndim`` positive finite floats (mm)."""
-    if np.isscalar(spacing):
+    """Return ``spacing`` as a tuple of ``ndim`` positive finite floats (mm).
+
+    A single number means the same spacing on every axis.
+    """
+    if isinstance(spacing, (int, float, np.number)) and not isinstance(spacing, bool):
         spacing = (spacing,) * ndim
-    values = tuple(float(s) for s in spacing)
+    try:
+        values = tuple(_real(s) for s in spacing)
+    except TypeError:
+        raise TypeError(
+            f"`{name}` must be {ndim} numbers (mm, numpy axis order); got {spacing!r}"
+        ) from None
     if len(values) != ndim:
         raise ValueError(f"`{name}` has {len(values)} values but `{array_name}` is {ndim}-D")
     if not all(np.isfinite(v) and v > 0 for v in values):
@@ -152,6 +167,12 @@ def check_geometry(
     if geometry.ndim != ndim:
         raise ValueError(f"`{name}` has {geometry.ndim} axes but `{array_name}` is {ndim}-D")
     check_spacing(geometry.spacing, ndim, f"{name}.spacing", array_name=array_name)
+    d = geometry.direction
+    if not np.allclose(d.T @ d, np.eye(ndim), atol=1e-4):
+        raise ValueError(
+            f"`{name}.direction` must be orthonormal (a rotation, possibly with flips); a "
+            "sheared or scaled matrix cannot describe a voxel grid's axes"
+        )
     return geometry
 
 

@@ -60,6 +60,12 @@ class Geometry:
                 f"`direction` must be a ({ndim}, {ndim}) matrix; got shape {direction.shape}"
             )
         object.__setattr__(self, "direction", direction)
+        if not all(np.isfinite(v) and v > 0 for v in self.spacing):
+            raise ValueError(f"`spacing` must be positive finite mm; got {self.spacing}")
+        if not np.isfinite(self.origin).all():
+            raise ValueError(f"`origin` must be finite mm; got {self.origin}")
+        if not np.isfinite(direction).all():
+            raise ValueError("`direction` must hold finite direction cosines")
 
     @property
     def ndim(self) -> int:

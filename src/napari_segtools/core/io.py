@@ -320,7 +320,7 @@ def write_image(
         raise ValueError(
             f"cannot write {path.name}: array is {array.ndim}-D but geometry is {geometry.ndim}-D"
         )
-    _check_writable(path)
+    check_writable(path)
     if array.dtype == bool:
         array = array.astype(np.uint8)
     image = array_to_sitk(array, geometry)
@@ -337,8 +337,27 @@ def write_image(
     return path
 
 
-def _check_writable(path: Path) -> None:
-    """Raise the OSError subclass that says why ``path`` cannot be written, naming it."""
+def check_writable(path: str | os.PathLike) -> None:
+    """Raise the ``OSError`` subclass that says why ``path`` cannot be written, naming it.
+
+    Parameters
+    ----------
+    path : str or Path
+        A file to be (over)written.
+
+    Raises
+    ------
+    FileNotFoundError, PermissionError, IsADirectoryError
+        With the path and the reason.
+
+    Examples
+    --------
+    >>> check_writable("/no/such/folder/report.csv")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: cannot write /no/such/folder/report.csv: the folder /no/such/folder does not exist
+    """
+    path = Path(path)
     folder = path.parent
     if path.is_dir():
         raise IsADirectoryError(f"cannot write {path}: it is a folder")

@@ -59,6 +59,16 @@ def _check_labels_arg(labels) -> list[int] | None:
     return sorted({int(v) for v in values})
 
 
+#: largest label id boxed directly; above it the ids present are renumbered first
+_DENSE_IDS = 1 << 16
+
+
+def _compact_index(ids: np.ndarray, label: int) -> int:
+    """Return 1 + the position of ``label`` in the sorted ``ids``, or 0 when it is absent."""
+    i = int(np.searchsorted(ids, label))
+    return i + 1 if i < len(ids) and int(ids[i]) == label else 0
+
+
 def _label_boxes(ref: np.ndarray, pred: np.ndarray, labels: list[int] | None) -> dict:
     """Label id -> bounding box (slices) of that label in either image, None if in neither.
 
@@ -71,12 +81,22 @@ def _label_boxes(ref: np.ndarray, pred: np.ndarray, labels: list[int] | None) ->
     if binary and labels in (None, [1]):
         box = crop_box(ref.view(bool), pred.view(bool))
         return {} if labels is None and box is None else {1: box}
-    found = [ndimage.find_objects(a.view(np.uint8) if a.dtype == bool else a) for a in (ref, pred)]
+    arrays = [a.view(np.uint8) if a.dtype == bool else a for a in (ref, pred)]
+    ids = None
+    if max(int(a.max(initial=0)) for a in arrays) > _DENSE_IDS:
+        # find_objects keeps one slot per id up to the largest: number the ids present 1..n
+        # first, so cost follows the number of labels, not the largest id (up to 2**64 - 1)
+        ids = np.union1d(*[np.unique(a) for a in arrays])
+        ids = ids[ids != 0]
+        arrays = [np.where(a == 0, 0, np.searchsorted(ids, a) + 1) for a in arrays]
+    found = [ndimage.find_objects(a) for a in arrays]
     if labels is None:
-        labels = sorted({i + 1 for f in found for i, b in enumerate(f) if b is not None})
+        present = sorted({i + 1 for f in found for i, b in enumerate(f) if b is not None})
+        labels = present if ids is None else [int(ids[i - 1]) for i in present]
     boxes = {}
     for label in labels:
-        hits = [f[label - 1] for f in found if label <= len(f) and f[label - 1] is not None]
+        index = label if ids is None else _compact_index(ids, label)
+        hits = [f[index - 1] for f in found if 0 < index <= len(f) and f[index - 1] is not None]
         boxes[label] = (
             tuple(
                 slice(min(b[ax].start for b in hits), max(b[ax].stop for b in hits))

@@ -16,6 +16,7 @@ as a dict; required for state dicts, ignored for TorchScript). Optional: ``name`
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
     import torch
 
 CONFIG_NAME = "config.json"
+#: a colour in a model config: #rgb, #rrggbb or #rrggbbaa
+_HEX_COLOR = re.compile(r"#([0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
+
 REQUIRED_KEYS = (
     "spatial_dims",
     "in_channels",
@@ -154,6 +158,12 @@ class ModelConfig:
             raise ValueError(
                 f"model config {source}: expected >= 2 `class_names` (background first) and one "
                 f"`class_colors` entry each; got {len(names)} names and {len(colors)} colours"
+            )
+        bad = [c for c in colors if not (isinstance(c, str) and _HEX_COLOR.fullmatch(c))]
+        if bad:
+            raise ValueError(
+                f"model config {source}: `class_colors` must be hex colours like '#ff8800'; "
+                f"got {bad[0]!r}"
             )
         for key in ("spacing", "patch_size"):
             if len(data[key]) != dims:

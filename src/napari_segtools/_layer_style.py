@@ -1,0 +1,63 @@
+"""How the plugin's Labels layers look: value names shown on hover, colours that stand out.
+
+Qt-free: the reader, the samples and the docks all style their layers through these helpers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+#: saturated colours that stand out on grey CT/MR intensities (no near-white, no grey)
+PALETTE = (
+    "#ff3ec8",  # magenta
+    "#00e5ff",  # cyan
+    "#ffd400",  # yellow
+    "#ff7a00",  # orange
+    "#39ff14",  # green
+    "#7b61ff",  # violet
+    "#ff1744",  # red
+    "#00b0ff",  # blue
+)
+
+#: the one colour of every live preview: never used for results
+PREVIEW_COLOR = "#00ff9c"
+
+
+def label_features(names: Mapping[int, str]) -> dict[str, list]:
+    """Return a napari ``features`` table naming each label value, shown on hover.
+
+    Examples
+    --------
+    >>> label_features({1: "bone"})
+    {'index': [0, 1], 'name': ['background', 'bone']}
+    """
+    table = {0: "background", **{int(k): str(v) for k, v in names.items()}}
+    values = sorted(table)
+    return {"index": values, "name": [table[v] for v in values]}
+
+
+def label_colormap(values, *, colors=PALETTE) -> dict[Any, str]:
+    """Return a napari Labels ``colormap`` dict: each value a palette colour, 0 transparent.
+
+    Examples
+    --------
+    >>> label_colormap([1, 2])
+    {1: '#ff3ec8', 2: '#00e5ff', None: 'transparent'}
+    """
+    mapping: dict[Any, str] = {
+        int(v): colors[i % len(colors)] for i, v in enumerate(sorted(set(values) - {0}))
+    }
+    mapping[None] = "transparent"
+    return mapping
+
+
+def labels_style(names: Mapping[int, str], *, colors=PALETTE) -> dict[str, Any]:
+    """Return Labels layer keywords: hover names and contrasting colours for ``names``.
+
+    Examples
+    --------
+    >>> sorted(labels_style({1: "grey matter", 2: "white matter"}))
+    ['colormap', 'features']
+    """
+    return {"features": label_features(names), "colormap": label_colormap(names, colors=colors)}
