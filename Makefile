@@ -40,6 +40,7 @@ test: system-deps $(VENV)/.installed lint
 
 screenshot: system-deps $(VENV)/.installed
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(VENV)/bin/napari-segtools demo --screenshot docs/screenshot.png
+	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) docs/make_screenshots.py
 
 $(VENV)/.bench: $(VENV)/.installed
 	$(PY) -m pip install -q -c $(VENV)/torch-constraint.txt -e ".[bench]"

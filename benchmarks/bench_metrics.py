@@ -194,7 +194,7 @@ def _seg_metrics(ref, pred):
 
 
 def _rss_mb(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+    for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
         if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")

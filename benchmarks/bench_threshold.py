@@ -102,26 +102,49 @@ def bench_preview(vol, repeats):
 
 def bench_widget_preview(vol, spacing, repeats):
     import napari
+    from qtpy.QtCore import QTimer
+    from qtpy.QtWidgets import QApplication
 
     from napari_segtools._qt.threshold_widget import ThresholdWidget
 
-    print("\n== widget preview latency (update_preview after a range change, median ms) ==")
+    print(
+        "\n== widget preview (range change until the preview is drawn; worker-computed) ==\n"
+        "latency = median ms until drawn; worst stall = longest GUI-thread block (10 ms ticks)"
+    )
     viewer = napari.Viewer(show=False)
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
     try:
         viewer.add_image(vol, scale=spacing, name="ct")
         widget = ThresholdWidget(viewer)
         lows = iter(np.linspace(100, 400, 1000))
 
+        def settle():
+            while widget.busy:
+                QApplication.processEvents()
+                time.sleep(0.002)
+
         def change():
             widget.range.value = (float(next(lows)), 2986.0)
-            widget.update_preview()
+            settle()
 
-        change()
-        _row("widget, 2D view (slice)", _median_time(change, 30), 0)
-        viewer.dims.ndisplay = 3
-        change()
-        _row("widget, 3D view (volume)", _median_time(change, repeats), 0)
+        settle()
+        for name, n in (("2D view (slice)", 30), ("3D view (volume)", repeats)):
+            if name.startswith("3D"):
+                viewer.dims.ndisplay = 3
+                settle()
+            ticks[:] = [time.perf_counter()]
+            latency = _median_time(change, n)
+            ticks.append(time.perf_counter())
+            worst = max(b - a for a, b in zip(ticks, ticks[1:], strict=False))
+            print(
+                f"widget, {name:<24}latency {latency * 1000:8.1f}   worst stall {worst * 1000:6.1f}"
+            )
     finally:
+        timer.stop()
         viewer.close()
 
 

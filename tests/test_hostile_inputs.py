@@ -91,7 +91,11 @@ def test_batch_cli_keeps_every_case_and_says_which_failed(tmp_path):
     out = tmp_path / "report.csv"
     argv = ["evaluate", str(tmp_path / "ref"), str(tmp_path / "pred"), "--out", str(out)]
     status = main([*argv, "--workers", "1", "--no-cldice", "--quiet"])
-    rows = list(csv.DictReader(x for x in out.read_text().splitlines() if not x.startswith("#")))
+    rows = list(
+        csv.DictReader(
+            x for x in out.read_text(encoding="utf-8").splitlines() if not x.startswith("#")
+        )
+    )
     cases = {r["name"]: r for r in rows if r["name"] != "mean over cases" and r["label"] != "mean"}
     assert sorted(cases) == names and status == 1
     failed = {name: row["error"] for name, row in cases.items() if row["error"]}
@@ -159,3 +163,26 @@ def test_a_model_config_with_an_invalid_colour_is_refused_before_inference(colou
     }
     with pytest.raises(ValueError, match="`class_colors` must be hex colours"):
         ModelConfig.from_dict(config, source="bad.json")
+
+
+def test_closing_a_running_atlas_propagation_returns_within_two_seconds():
+    import time
+
+    from napari_segtools.core.atlas import iter_propagate_atlases
+
+    rng = np.random.default_rng(0)
+    target = rng.normal(100, 20, (48, 64, 64)).astype(np.float32)
+    labels = (target > 110).astype(np.uint8)
+    gen = iter_propagate_atlases(
+        target,
+        [(np.roll(target, 2, axis=1), labels, Geometry((2.0, 1.0, 1.0)))],
+        geometry=Geometry((2.0, 1.0, 1.0)),
+        transform="deformable",
+    )
+    started = time.perf_counter()
+    for _ in range(3):  # registration under way
+        next(gen)
+    closing = time.perf_counter()
+    gen.close()
+    assert time.perf_counter() - closing < 2.0
+    assert closing - started < 30

@@ -31,7 +31,7 @@ def test_installed_manifest_is_the_root_one(manifest):
     installed = Path(str(files("napari_segtools") / "napari.yaml"))
     root = ROOT / "napari.yaml"
     if root.exists():  # a source checkout: the packaged file must be the root file's content
-        assert installed.read_text() == root.read_text()
+        assert installed.read_text(encoding="utf-8") == root.read_text(encoding="utf-8")
     keys = {s.key for s in manifest.contributions.sample_data}
     assert {"ct_head", "brain_slice", "mni152", "phantom_3d", "metric_pitfalls"} <= keys
 
@@ -45,6 +45,7 @@ def test_npe2_validate_cli():
         [sys.executable, "-m", "npe2", "validate", "napari-segtools"],
         capture_output=True,
         text=True,
+        encoding="utf-8",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "valid" in result.stdout
@@ -105,6 +106,7 @@ def test_built_wheel_carries_real_files_and_validates(tmp_path):
         cwd=ROOT,
         capture_output=True,
         text=True,
+        encoding="utf-8",
         check=True,
     ).stdout.split()
     for relative in listed:
@@ -131,7 +133,9 @@ def test_built_wheel_carries_real_files_and_validates(tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         manifest_info = archive.getinfo("napari_segtools/napari.yaml")
         assert (manifest_info.external_attr >> 16) & 0o170000 != 0o120000  # not a symlink
-        assert archive.read(manifest_info).decode() == (ROOT / "napari.yaml").read_text()
+        assert archive.read(manifest_info).decode() == (ROOT / "napari.yaml").read_text(
+            encoding="utf-8"
+        )
         names = set(archive.namelist())
     for relative in SAMPLE_FILES:
         assert f"napari_segtools/sample_images/{relative}" in names
@@ -157,6 +161,19 @@ def test_built_wheel_carries_real_files_and_validates(tmp_path):
         "m = npe2.PluginManifest.from_distribution('napari-segtools'); print(m.name)"
     )
     env = {**os.environ, "PYTHONPATH": str(target)}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, encoding="utf-8"
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "napari-segtools"
+
+
+def test_activation_hook_and_reader_patterns_agree(manifest):
+    """The reader claims exactly the endings its activation hook prefers it for, plus DICOM."""
+    from napari_segtools._reader import READER_PATTERNS
+
+    assert manifest.on_activate == "napari_segtools._reader:activate"
+    (reader,) = manifest.contributions.readers
+    assert set(READER_PATTERNS) <= set(reader.filename_patterns)
+    assert set(reader.filename_patterns) - set(READER_PATTERNS) == {"*.dcm"}
+    assert reader.accepts_directories

@@ -47,6 +47,8 @@ _EXPORTS = {
     "ThresholdSettings": "napari_segtools.core.threshold_pipeline",
     "threshold_segment": "napari_segtools.core.threshold_pipeline",
     "threshold_into_labels": "napari_segtools.core.threshold_pipeline",
+    "threshold_labels_cleaned": "napari_segtools.core.threshold_pipeline",
+    "body_mask": "napari_segtools.core.threshold",
     # region growing
     "connected_threshold": "napari_segtools.core.region_growing",
     "confidence_connected": "napari_segtools.core.region_growing",

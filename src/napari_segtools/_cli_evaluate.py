@@ -182,7 +182,7 @@ def _write_outputs(results: list[dict], settings: dict, args) -> None:
     means, counts = acc.aggregate("mean")
     rows += [{"name": "mean over cases", "label": lb, **v, "error": ""} for lb, v in means.items()]
     partial = args.out.with_name(f".{args.out.name}.partial")
-    with partial.open("w", newline="") as fh:
+    with partial.open("w", newline="", encoding="utf-8") as fh:
         for key, value in settings.items():
             fh.write(f"# {key}: {json.dumps(value)}\n")
         names = metric_names(hd_percentile=settings["hd_percentile"])
@@ -201,7 +201,9 @@ def _write_outputs(results: list[dict], settings: dict, args) -> None:
             "mean_over_cases": {str(lb): v for lb, v in means.items()},
             "cases_per_mean": {str(lb): v for lb, v in counts.items()},
         }
-        args.json.write_text(json.dumps(json_safe(payload), indent=2, allow_nan=False))
+        args.json.write_text(
+            json.dumps(json_safe(payload), indent=2, allow_nan=False), encoding="utf-8"
+        )
 
 
 def _tolerance_mm(args: argparse.Namespace) -> float:

@@ -61,3 +61,26 @@ def labels_style(names: Mapping[int, str], *, colors=PALETTE) -> dict[str, Any]:
     ['colormap', 'features']
     """
     return {"features": label_features(names), "colormap": label_colormap(names, colors=colors)}
+
+
+def contrasting_colors(class_colors) -> tuple[str, ...]:
+    """Return the model's colours for classes 1.. with greys and near-whites swapped out.
+
+    A near-white or grey class (white matter drawn ``#f0f0f0``) vanishes on a bright T1; such a
+    colour is replaced by a saturated :data:`PALETTE` colour not already used.
+
+    Examples
+    --------
+    >>> contrasting_colors(["#000000", "#ff0000", "#f5f5f5"])
+    ('#ff0000', '#ff3ec8')
+    """
+    from matplotlib.colors import to_rgb
+
+    chosen: list[str] = []
+    spare = iter(PALETTE)
+    for color in list(class_colors)[1:]:
+        rgb = to_rgb(color)
+        if max(rgb) - min(rgb) < 0.35:  # unsaturated: grey, white or black
+            color = next(c for c in spare if c not in chosen)
+        chosen.append(str(color))
+    return tuple(chosen)

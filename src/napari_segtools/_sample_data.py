@@ -1,6 +1,7 @@
 """npe2 sample data: real images shipped in ``sample_images/`` and synthetic phantoms.
 
-Every sample opens with its file's spacing as the layer scale and a reference Labels layer.
+Every sample opens with its file's spacing as the layer scale and a reference Labels layer
+whose values are named (shown when hovering) and drawn in colours that stand out on the image.
 Nothing is downloaded.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._layer_style import labels_style
 from .core import samples
 from .core.geometry import Geometry, layer_kwargs
 from .core.phantoms import phantom
@@ -18,6 +20,13 @@ _BRAIN_TISSUES = (
     "ConnectedThreshold_Ventricle",
     "ConnectedThreshold_GrayMatter",
 )
+
+#: names of each reference's values, shown when hovering over them
+BONE = {1: "bone"}
+BRAIN_SLICE = {1: "white matter", 2: "ventricle", 3: "grey matter"}
+MNI152 = {1: "grey matter", 2: "white matter"}
+T1_BRAIN = {1: "brain (approx.)"}
+PHANTOM = {1: "ellipsoid", 2: "bright core", 3: "dark lesion"}
 
 
 def _layer(data, geometry: Geometry, name: str, kind: str, **extra) -> tuple:
@@ -30,7 +39,7 @@ def ct_head() -> list[tuple]:
     bone, _ = read_sample("ct_head_invesalius", "ct_head_0051_bone_mask.nii.gz")
     return [
         _layer(ct, geometry, "head CT", "image", contrast_limits=(-221, 185), colormap="gray"),
-        _layer(bone, geometry, "head CT bone reference", "labels"),
+        _layer(bone, geometry, "head CT bone reference", "labels", **labels_style(BONE)),
     ]
 
 
@@ -46,7 +55,9 @@ def brain_slice() -> list[tuple]:
         labels[(mask > 0) & (labels == 0)] = value
     return [
         _layer(image, geometry, "brain PD slice", "image", colormap="gray"),
-        _layer(labels, geometry, "brain PD slice reference", "labels"),
+        _layer(
+            labels, geometry, "brain PD slice reference", "labels", **labels_style(BRAIN_SLICE)
+        ),
     ]
 
 
@@ -55,7 +66,7 @@ def mni152() -> list[tuple]:
     t1, labels, geometry = samples.mni152()
     return [
         _layer(t1, geometry, "MNI152 T1", "image", colormap="gray"),
-        _layer(labels, geometry, "MNI152 reference", "labels"),
+        _layer(labels, geometry, "MNI152 reference", "labels", **labels_style(MNI152)),
     ]
 
 
@@ -65,7 +76,13 @@ def t1_head() -> list[tuple]:
     strip, _ = read_sample("itk_t1_head_3d", "KmeansTest_T1RawSkullStrip.nii.gz")
     return [
         _layer(t1, geometry, "T1 head", "image", colormap="gray"),
-        _layer((strip > 0).astype(np.uint8), geometry, "T1 head brain mask (approx.)", "labels"),
+        _layer(
+            (strip > 0).astype(np.uint8),
+            geometry,
+            "T1 head brain mask (approx.)",
+            "labels",
+            **labels_style(T1_BRAIN),
+        ),
     ]
 
 
@@ -74,7 +91,7 @@ def _phantom_layers(shape, spacing, name: str) -> list[tuple]:
     geometry = Geometry(spacing)
     return [
         _layer(image, geometry, name, "image", colormap="gray"),
-        _layer(labels, geometry, f"{name} reference", "labels"),
+        _layer(labels, geometry, f"{name} reference", "labels", **labels_style(PHANTOM)),
     ]
 
 

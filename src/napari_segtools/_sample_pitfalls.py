@@ -1,15 +1,18 @@
-"""npe2 sample data "Metric pitfalls": the gallery's pairs as Labels layers laid out on a grid.
+"""npe2 sample data "Metric pitfalls": the gallery's pairs as Labels layers, one case shown.
 
 Each case becomes ``"<case> reference"`` (gold) and ``"<case> prediction"`` (cyan, on top;
-where both overlap the colours blend). The cases sit side by side in physical space (mm), so
-all are visible at once. Pick a reference in the Evaluation widget and its prediction is paired
-by name.
+where both overlap the colours blend). The cases sit on disjoint tiles in physical space (mm);
+only the first case is visible. The Evaluation panel's case picker shows one case at a time,
+centred, with its title and lesson. Every layer declares its 1 mm (or finer) grid in mm
+(``metadata["spacing_unit"]``), so no "scale 1" note is raised for it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ._layer_style import label_features
+from .core.metrics.maps import present_labels
 from .core.pitfall_gallery import PitfallCase, pitfall_cases
 
 #: cases per row of the layout
@@ -21,6 +24,9 @@ _COLOURS = {
     "reference": {None: "#ffcc00", 0: "transparent"},
     "prediction": {None: "#00ccff", 0: "transparent"},
 }
+#: metadata keys naming a gallery layer's case and role ("reference" or "prediction")
+CASE_KEY = "pitfall_case"
+ROLE_KEY = "pitfall_role"
 
 
 def _extent(case: PitfallCase) -> np.ndarray:
@@ -34,32 +40,28 @@ def metric_pitfalls() -> list[tuple]:
     layers = []
     for i, case in enumerate(cases):
         origin = np.array(divmod(i, _COLUMNS), float) * cell
-        meta = {"pitfall": case.pitfall, "lesson": case.lesson}
-        layers.append(
-            (
-                case.reference,
-                {
-                    "name": f"{case.name} reference",
-                    "scale": case.reference_spacing,
-                    "translate": tuple(origin),
-                    "metadata": meta,
-                    "colormap": _COLOURS["reference"],
-                },
-                "labels",
-            )
-        )
-        layers.append(
-            (
-                case.prediction,
-                {
-                    "name": f"{case.name} prediction",
-                    "scale": case.prediction_spacing,
-                    "translate": tuple(origin + case.prediction_offset),
-                    "metadata": meta,
-                    "colormap": _COLOURS["prediction"],
-                    "opacity": 0.5,
-                },
-                "labels",
-            )
-        )
+        for role, data, spacing, offset in (
+            ("reference", case.reference, case.reference_spacing, np.zeros(2)),
+            ("prediction", case.prediction, case.prediction_spacing, case.prediction_offset),
+        ):
+            meta = {
+                "pitfall": case.pitfall,
+                "lesson": case.lesson,
+                "title": case.title,
+                CASE_KEY: case.name,
+                ROLE_KEY: role,
+                "spacing_unit": "mm",  # the grid is declared in mm: no "scale 1" note
+            }
+            kwargs = {
+                "name": f"{case.name} {role}",
+                "scale": spacing,
+                "translate": tuple(origin + np.asarray(offset)),
+                "metadata": meta,
+                "colormap": _COLOURS[role],
+                "features": label_features(dict.fromkeys(present_labels(data), role)),
+                "visible": i == 0,
+            }
+            if role == "prediction":
+                kwargs["opacity"] = 0.5
+            layers.append((data, kwargs, "labels"))
     return layers

@@ -23,7 +23,7 @@ def labels_pair():
 
 
 def read_csv(path):
-    lines = path.read_text().splitlines()
+    lines = path.read_text(encoding="utf-8").splitlines()
     comments = [line for line in lines if line.startswith("#")]
     return comments, list(csv.DictReader(line for line in lines if not line.startswith("#")))
 
@@ -75,7 +75,7 @@ def test_folders_in_parallel_with_per_case_errors(folders, capsys):
     assert [r["name"] for r in rows if r["error"]] == ["b", "c"]
     mean_rows = [r for r in rows if r["name"] == "mean over cases"]
     assert [r["label"] for r in mean_rows] == ["1", "2"]
-    data = json.loads(js.read_text())
+    data = json.loads(js.read_text(encoding="utf-8"))
     assert data["settings"]["surface"] == "voxel" and data["settings"]["cldice"] is False
     case_a = data["cases"][0]
     assert case_a["settings"]["spacing"] == list(GEO.spacing)

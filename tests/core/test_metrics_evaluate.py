@@ -135,14 +135,16 @@ def test_export_rows_csv_json(tmp_path):
     assert [r["label"] for r in rows] == [1, 2, 4, "mean"]
     assert rows[-1]["dice"] == report.mean["dice"]
     path = report.to_csv(tmp_path / "r.csv", metadata={"reference_layer": "ref"})
-    lines = path.read_text().splitlines()
+    lines = path.read_text(encoding="utf-8").splitlines()
     assert lines[0] == '# reference_layer: "ref"'
     assert any(line.startswith("# surface_convention:") for line in lines)
     table = list(csv.DictReader(line for line in lines if not line.startswith("#")))
     assert float(table[0]["hd"]) == pytest.approx(report.per_label[1]["hd"])
     assert table[2]["case"] == "both_empty" and table[2]["hd"] == "nan"
     data = json.loads(
-        report.to_json(tmp_path / "r.json", metadata={"prediction_layer": "p"}).read_text()
+        report.to_json(tmp_path / "r.json", metadata={"prediction_layer": "p"}).read_text(
+            encoding="utf-8"
+        )
     )
     assert data["metadata"] == {"prediction_layer": "p"}
     assert data["settings"]["labels"] == [1, 2, 4] and data["units"]["hd"] == "mm"
@@ -208,11 +210,15 @@ def test_robust_hausdorff_is_named_for_its_percentile(percentile, key, tmp_path)
     assert report.per_label[1][key] == pytest.approx(expected)
     header = [
         line
-        for line in M.write_report(report, tmp_path / "r.csv").read_text().splitlines()
+        for line in M.write_report(report, tmp_path / "r.csv")
+        .read_text(encoding="utf-8")
+        .splitlines()
         if line.startswith("label,")
     ][0].split(",")
     assert key in header and [h for h in header if h.startswith("hd")] == ["hd", key]
-    rows = json.loads(M.write_report(report, tmp_path / "r.json").read_text())["rows"]
+    rows = json.loads(M.write_report(report, tmp_path / "r.json").read_text(encoding="utf-8"))[
+        "rows"
+    ]
     assert key in rows[0] and ("hd95" in rows[0]) == (percentile == 95)
 
 

@@ -155,3 +155,15 @@ def test_nearest_resampling_equals_simpleitk_nearest_neighbour():
     )
     assert geometry == dst_geom
     np.testing.assert_array_equal(ours, theirs)
+
+
+def test_sample_shows_one_case_and_declares_its_mm_grid():
+    layers = metric_pitfalls()
+    shown = {meta["metadata"]["pitfall_case"] for _, meta, _ in layers if meta["visible"]}
+    assert shown == {pitfall_cases()[0].name}
+    for data, meta, _ in layers:
+        assert meta["metadata"]["spacing_unit"] == "mm"  # no "scale 1" note for the gallery
+        assert meta["metadata"]["title"] == CASES[meta["metadata"]["pitfall_case"]].title
+        role = meta["metadata"]["pitfall_role"]
+        names = dict(zip(meta["features"]["index"], meta["features"]["name"], strict=True))
+        assert all(names[v] == role for v in np.unique(data) if v)

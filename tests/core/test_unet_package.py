@@ -97,7 +97,7 @@ def test_torchscript_file_with_json_beside_it(tiny_package, tmp_path):
     folder, net = tiny_package
     traced = torch.jit.trace(net, torch.zeros(1, 1, 8, 8, 8))
     traced.save(str(tmp_path / "net.pt"))
-    config = json.loads((folder / "config.json").read_text())
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     del config["architecture"]
     (tmp_path / "net.json").write_text(json.dumps(config))
     image = np.random.default_rng(3).random((8, 8, 8)).astype(np.float32)
@@ -144,7 +144,7 @@ def test_corrupt_json(tiny_package):
 
 def test_missing_config_keys(tiny_package):
     folder, _ = tiny_package
-    config = json.loads((folder / "config.json").read_text())
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     del config["spacing"], config["patch_size"]
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match=r"lacks required keys \['spacing', 'patch_size'\]"):
@@ -160,7 +160,7 @@ def test_corrupt_weights(tiny_package):
 
 def test_weights_that_do_not_fit_the_architecture(tiny_package):
     folder, _ = tiny_package
-    config = json.loads((folder / "config.json").read_text())
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     config["architecture"]["features"] = [6, 12]
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match="do not match the architecture in the config"):

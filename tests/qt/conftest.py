@@ -2,8 +2,43 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+from pathlib import Path
+
 import pytest
 from qtpy.QtCore import QThreadPool
+
+# napari reads NAPARI_CONFIG once, when ``napari.settings`` is imported (at collection, before
+# any fixture can set it), and keeps one settings object per process that saves itself on every
+# change. Point that object at a throw-away file before anything creates it, so no test writes
+# the user's own napari settings.
+_SETTINGS_FILE = Path(tempfile.mkdtemp(prefix="segtools-napari-")) / "settings.yaml"
+
+
+def _isolate_napari_settings() -> None:
+    import napari.settings
+
+    # already created by an earlier import: the fixture below then checks where it saves
+    with contextlib.suppress(Exception):
+        napari.settings.get_settings(_SETTINGS_FILE)
+
+
+_isolate_napari_settings()
+
+
+@pytest.fixture(autouse=True)
+def _napari_settings_are_isolated():
+    """Fail loudly rather than write the user's napari settings; restore reader preferences."""
+    from napari.settings import get_settings
+
+    settings = get_settings()
+    assert settings.config_path is None or Path(settings.config_path) == _SETTINGS_FILE, (
+        f"napari settings would be written to {settings.config_path}"
+    )
+    readers = dict(settings.plugins.extension2reader)
+    yield
+    settings.plugins.extension2reader = readers
 
 
 @pytest.fixture

@@ -53,8 +53,7 @@ def test_deformable_propagation_end_to_end(make_napari_viewer, qtbot, case):
     assert widget.pairs.value == ["MNI + MNI labels"]
     widget.preset.value = "deformable"
     assert widget.transform.value == "deformable" and widget.metric.value == "mattes"
-    widget.show_advanced.value = True
-    assert not widget.advanced.native.isHidden()
+    assert not widget.advanced.expanded  # registration details: closed by default
     widget.displacement.value = True
     widget.controls.run_button.clicked()
     _wait(qtbot, widget)

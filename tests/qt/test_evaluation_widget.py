@@ -61,7 +61,8 @@ def test_layers_default_by_name_and_pair_in_the_gallery(viewer):
     assert widget.reference.value.name == "ground truth"  # a new layer does not override it
     widget.reference.value = viewer.layers["holes reference"]
     assert widget.prediction.value.name == "holes prediction"
-    assert "hole inside the prediction" in widget.status.value  # the case's lesson
+    assert "hole inside the prediction" in widget.picker.lesson.value  # the case's lesson
+    assert "scale 1" not in widget.status.value  # the gallery declares its 1 mm grid
     widget.reference.value = viewer.layers["empty reference reference"]
     assert widget.prediction.value.name == "empty reference prediction"
     widget.reference.value = viewer.layers["empty prediction reference"]
@@ -88,11 +89,12 @@ def test_table_values_units_and_tooltips_match_engine(viewer, qtbot):
         ("mean", expected.mean),
     ]:
         for metric in expected.metric_names:
-            np.testing.assert_equal(table.cell_value(row, metric), values[metric])
+            ml = 1e-3 if metric.endswith("_volume") else 1.0  # mm^3 shown in ml
+            np.testing.assert_allclose(table.cell_value(row, metric), values[metric] * ml)
     assert table.cell_value("1", "dice") == pytest.approx(2 * 224 / 512)
     assert table.cell_value("1", "hd") == pytest.approx(0.8)
     headers = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
-    assert "hd [mm]" in headers and "reference_volume [mm^3]" in headers and "dice" in headers
+    assert "hd [mm]" in headers and "reference_volume [ml]" in headers and "dice" in headers
     assert "hd90 [mm]" in headers and not any(h.startswith("hd95") for h in headers)
     hd90_col = headers.index("hd90 [mm]")
     assert "90th percentile" in table.horizontalHeaderItem(hd90_col).toolTip()
@@ -105,7 +107,7 @@ def test_table_values_units_and_tooltips_match_engine(viewer, qtbot):
         ) or table.horizontalHeaderItem(col).toolTip().endswith(".")
     widget.copy_button.changed.emit(True)
     clip = QApplication.clipboard().text().splitlines()
-    assert clip[0].split("\t")[:3] == ["label", "case", "tp"]
+    assert clip[0].split("\t")[:4] == ["label", "case", "dice", "iou"]
     assert clip[1].split("\t")[0] == "1" and len(clip) == 4
 
 
@@ -148,9 +150,16 @@ def test_error_map_voxels_and_fixed_colours(viewer, qtbot):
     assert layer.colormap.map([1])[0][1] > 0.7  # TP green
     assert ERROR_COLOURS[2] != ERROR_COLOURS[3]
     assert "error map" not in [name for name, _ in widget._layer_choices()]
-    points = viewer.layers["prediction boundary distance"]
-    np.testing.assert_allclose(points.features["distance"].max(), 0.7)  # one column of 0.7 mm
+    distance = viewer.layers["prediction boundary distance"]
+    np.testing.assert_allclose(np.nanmax(distance.data), 0.7)  # one column of 0.7 mm
     assert widget.plot.markers == {"hd95": pytest.approx(0.7), "tolerance": 1.0}
+    # hovering a voxel names its class
+    for (y, x), name in [((3, 4), "TP"), ((3, 6), "FP"), ((3, 2), "FN")]:
+        world = layer.data_to_world((y, x))
+        status = layer.get_status(world, world=True)["coordinates"]
+        assert f"name: {name}" in status, (name, status)
+    colours = {tuple(np.round(layer.colormap.map([v])[0], 3)) for v in (1, 2, 3)}
+    assert len(colours) == 3
 
 
 def test_jump_to_hausdorff_location_sets_current_step(viewer, qtbot):
@@ -178,7 +187,7 @@ def test_csv_and_json_export(viewer, qtbot, tmp_path):
     widget = EvaluationWidget(viewer)
     result = _run(widget, qtbot)
     path = widget.export_report(tmp_path / "report.csv")
-    lines = path.read_text().splitlines()
+    lines = path.read_text(encoding="utf-8").splitlines()
     comments = {
         line[2:].split(": ", 1)[0]: line.split(": ", 1)[1]
         for line in lines
@@ -192,7 +201,7 @@ def test_csv_and_json_export(viewer, qtbot, tmp_path):
     assert [r["label"] for r in rows] == ["1", "2", "mean"]
     assert float(rows[0]["dice"]) == pytest.approx(result.report.per_label[1]["dice"])
     assert float(rows[2]["hd95"]) == pytest.approx(result.report.mean["hd95"])
-    data = json.loads(widget.export_report(tmp_path / "report.json").read_text())
+    data = json.loads(widget.export_report(tmp_path / "report.json").read_text(encoding="utf-8"))
     assert data["metadata"]["prediction_layer"] == "liver prediction"
     assert data["rows"][1]["hd"] == pytest.approx(result.report.per_label[2]["hd"])
 
@@ -268,13 +277,194 @@ def test_overlay_label_switch_and_cdf_plot(viewer, qtbot):
     widget.overlay_label.value = 2
     qtbot.waitUntil(lambda: widget.result.overlay.label == 2, timeout=10000)
     qtbot.waitUntil(lambda: not widget.worker.is_running, timeout=5000)
-    points = viewer.layers["prediction boundary distance"]
+    distance = viewer.layers["prediction boundary distance"]
     label2 = widget.result.report.per_label[2]
     sd = widget.result.overlay.distances
-    np.testing.assert_array_equal(points.features["distance"], sd.distances_pred_to_ref)
     assert max(sd.distances_pred_to_ref.max(), sd.distances_ref_to_pred.max()) == label2["hd"]
     assert widget.result.overlay.hd == label2["hd"] == pytest.approx(2.5)  # the missing slice
-    assert np.all(pred[tuple(np.round(points.data).astype(int).T)] == 2)
+    drawn = ~np.isnan(distance.data)
+    assert np.all((ref[drawn] == 2) | (pred[drawn] == 2))  # only label 2's boundaries
+    # both directions: the reference's missing slice 6 shows on the reference boundary
+    assert np.nanmax(distance.data[6]) == pytest.approx(2.5) and not np.any(pred[6] == 2)
     widget.plot_kind.value = "CDF"
     xs = [line.get_xdata()[0] for line in widget.plot.axes.get_lines()[-2:]]
     assert xs == pytest.approx([label2["hd95"], 1.0])
+
+
+# ---- point-and-click quality (issue 11) --------------------------------------------------
+def test_docked_panel_fits_with_advanced_closed(viewer, qtbot):
+    viewer.add_labels(np.zeros((4, 8, 8), np.uint8), name="reference")
+    widget = EvaluationWidget(viewer)
+    dock = viewer.window.add_dock_widget(widget)
+    qtbot.wait(10)
+    for hint in (dock.minimumSizeHint(), widget.native.minimumSizeHint()):
+        assert hint.height() <= 600 and hint.width() <= 450, hint
+    assert not widget.advanced.expanded and widget.inputs_section.expanded
+    assert widget.beta in widget.advanced.body and widget.surface in widget.advanced.body
+
+
+def test_table_opens_on_read_metrics_and_marks_stale_then_clears_on_refusal(viewer, qtbot):
+    ref, pred = _two_label_volumes()
+    viewer.add_labels(ref, name="reference", scale=SPACING)
+    viewer.add_labels(pred, name="prediction", scale=SPACING)
+    viewer.add_labels(np.zeros((8, 8), np.uint8), name="flat prediction")
+    widget = EvaluationWidget(viewer)
+    result = _run(widget, qtbot)
+    table = widget.table
+    assert table.visible_metrics() == [
+        "dice", "iou", "hd95", "masd", "nsd", "reference_volume", "prediction_volume"
+    ]  # fmt: skip
+    assert table.cell_value("1", "reference_volume") == pytest.approx(
+        result.report.per_label[1]["reference_volume"] / 1000
+    )
+    widget.show_all.value = True
+    assert {"tp", "fp", "fn", "tn", "accuracy"} <= set(table.visible_metrics())
+    widget.show_all.value = False
+    assert not table.stale and "stale" not in widget.status.value
+    widget.nsd_tolerance_mm.value = 2.0  # an input changes: the numbers are stale
+    assert table.stale and "stale: inputs changed" in widget.status.value
+    assert table.item(0, 2).foreground().color().name() == "#808080"
+    widget.prediction.value = viewer.layers["flat prediction"]  # 3-D vs 2-D: refused
+    assert widget.status.problem and "Refused" in widget.status.value
+    assert widget.result is None and table.rowCount() == 0  # old numbers are gone
+    assert not widget.jump_button.enabled
+
+
+def test_plugin_outputs_pair_automatically(viewer):
+    viewer.add_image(np.zeros((4, 4)), name="MNI152 T1")
+    viewer.add_labels(np.zeros((4, 4), np.uint8), name="MNI152 reference")
+    widget = EvaluationWidget(viewer)
+    assert widget.reference.value.name == "MNI152 reference"
+    viewer.add_labels(np.zeros((4, 4), np.uint8), name="MNI152 T1 threshold preview")
+    assert widget.prediction.value is None or "preview" not in widget.prediction.value.name
+    viewer.add_labels(np.zeros((4, 4), np.uint8), name="MNI152 T1 threshold")
+    assert widget.prediction.value.name == "MNI152 T1 threshold"
+    viewer.add_labels(np.zeros((4, 4), np.uint8), name="MNI152 T1 U-Net")
+    assert widget.prediction.value.name == "MNI152 T1 U-Net"  # the newest result
+    widget.prediction.value = viewer.layers["MNI152 T1 threshold"]  # the user's choice stays
+    viewer.add_labels(np.zeros((4, 4), np.uint8), name="MNI152 T1 region growing")
+    assert widget.prediction.value.name == "MNI152 T1 threshold"
+
+
+def test_jump_zooms_and_marks_both_surface_points(viewer, qtbot):
+    ref = np.zeros((10, 40, 40), np.uint8)
+    ref[2:5, 4:12, 4:12] = 1
+    ref[7, 16:19, 16:19] = 1  # a structure the prediction misses
+    pred = ref.copy()
+    pred[7] = 0
+    viewer.add_labels(ref, name="reference", scale=SPACING)
+    viewer.add_labels(pred, name="prediction", scale=SPACING)
+    widget = EvaluationWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    result = _run(widget, qtbot)
+    overlay = result.overlay
+    assert overlay.hd_side == "reference" and overlay.hd_location[0] == 7
+    # both directions drawn: the missed structure's boundary carries the Hausdorff distance
+    distance = viewer.layers["prediction boundary distance"]
+    assert np.nanmax(distance.data[7]) == pytest.approx(overlay.hd)
+    viewer.dims.set_current_step(0, 0)
+    zoom_before = viewer.scene.camera.zoom
+    widget.jump_button.changed.emit(True)
+    assert viewer.dims.current_step[0] == 7
+    far = np.asarray(overlay.hd_location) * SPACING
+    near = np.asarray(overlay.hd_partner) * SPACING
+    # the segment fills 2/3 of the canvas, with at least 20 voxels in view
+    span = max(1.5 * np.linalg.norm((far - near)[1:]), 20 * 0.8)
+    assert viewer.scene.camera.zoom == pytest.approx(min(viewer.canvas.size) / span)
+    assert viewer.scene.camera.zoom > zoom_before
+    np.testing.assert_allclose(viewer.scene.camera.center[-2:], ((far + near) / 2)[1:])
+    points = viewer.layers["prediction Hausdorff points"]
+    np.testing.assert_allclose(points.data, [overlay.hd_location, overlay.hd_partner])
+    assert list(points.features["boundary"]) == ["reference", "prediction"]
+    assert pred[tuple(np.round(overlay.hd_partner).astype(int))] == 1  # on the prediction
+    line = viewer.layers["prediction Hausdorff line"]
+    assert line.shape_type == ["line"]
+    np.testing.assert_allclose(line.data[0], [overlay.hd_location, overlay.hd_partner])
+    np.testing.assert_allclose(points.scale, SPACING)
+
+
+def test_gallery_picker_shows_one_titled_case_and_replaces_overlays(viewer, qtbot):
+    viewer.open_sample("napari-segtools", "metric_pitfalls")
+    widget = EvaluationWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    picker = widget.picker
+    assert picker.present and picker.shown == "size"
+
+    def visible_cases():
+        return {layer.metadata["pitfall_case"] for layer in viewer.layers if layer.visible}
+
+    assert visible_cases() == {"size"}
+    picker.case.value = "holes"
+    assert visible_cases() == {"holes"}
+    assert picker.title.value == "Holes: Dice barely notices them"
+    assert "hole inside the prediction" in picker.lesson.value
+    assert viewer.canvas.overlays["text"].text == picker.title.value
+    assert viewer.canvas.overlays["text"].visible
+    assert widget.reference.value.name == "holes reference"
+    assert widget.prediction.value.name == "holes prediction"
+    assert "scale 1" not in widget.status.value
+    # the camera is centred on the case
+    holes = viewer.layers["holes reference"]
+    centre = np.mean(holes.extent.world, axis=0)
+    np.testing.assert_allclose(viewer.scene.camera.center[-2:], centre, atol=1.0)
+    _run(widget, qtbot)
+    count = len(viewer.layers)
+    assert count == 32 + 2  # the error map and the boundary distance
+    picker.next_button.changed.emit(True)
+    assert picker.shown == "annotation noise" and visible_cases() == {"annotation noise"}
+    _run(widget, qtbot)
+    assert len(viewer.layers) == count  # the last case's overlays were replaced
+    assert "holes prediction error map" not in viewer.layers
+    for case in ("resolution", "anisotropy"):
+        picker.case.value = case
+        assert "scale 1" not in widget.status.value
+
+
+def test_plot_follows_napari_theme(viewer, qtbot):
+    from matplotlib.colors import to_rgb
+    from napari.utils.theme import get_theme
+
+    viewer.theme = "dark"
+    widget = EvaluationWidget(viewer)
+    for theme in ("dark", "light"):
+        viewer.theme = theme
+        canvas = to_rgb(get_theme(theme).canvas.as_hex())
+        assert widget.plot.figure.get_facecolor()[:3] == pytest.approx(canvas, abs=0.01)
+    assert to_rgb(get_theme("dark").canvas.as_hex()) != to_rgb(get_theme("light").canvas.as_hex())
+
+
+def test_closing_the_dock_disconnects_every_event(viewer, qtbot):
+    ref = np.zeros((12, 12), np.uint8)
+    ref[3:9, 3:9] = 1
+    viewer.add_labels(ref, name="reference")
+    pred = viewer.add_labels(ref.copy(), name="prediction")
+    emitters = [
+        viewer.layers.events.inserted,
+        viewer.layers.events.removed,
+        viewer.layers.events.reordered,
+        viewer.events.theme,
+        pred.events.paint,
+        pred.events.data,
+        pred.events.name,
+    ]
+    before = [len(e.callbacks) for e in emitters]
+    widget = EvaluationWidget(viewer)
+    dock = viewer.window.add_dock_widget(widget)
+    _run(widget, qtbot)
+    viewer.window.remove_dock_widget(dock)
+    qtbot.wait(10)
+    # napari's own reset_choices hook is napari's; every connection the panel made is gone
+    after = [
+        len([cb for cb in e.callbacks if getattr(cb, "__self__", None) is not widget])
+        for e in emitters
+    ]
+    own = [
+        len([cb for cb in e.callbacks if getattr(cb, "__self__", None) is widget])
+        for e in emitters
+    ]
+    assert own == [0] * len(emitters), own
+    assert after[-4:] == before[-4:]
+    viewer.add_labels(ref, name="another")  # nothing raises afterwards
+    viewer.theme = "light"
+    pred.paint((10, 10), 1, refresh=True)
+    pred.name = "renamed"

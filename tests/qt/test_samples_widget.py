@@ -69,3 +69,40 @@ def test_oblique_file_opens_with_direction_as_affine(make_napari_viewer, tmp_pat
     index = np.array([2, 3, 4])
     expected = np.asarray(geometry.origin) + direction @ (np.asarray(geometry.spacing) * index)
     np.testing.assert_allclose(layer.data_to_world(index), expected, atol=1e-4)
+
+
+HOVER_NAMES = {
+    "ct_head": ("head CT bone reference", {1: "bone"}),
+    "brain_slice": (
+        "brain PD slice reference",
+        {1: "white matter", 2: "ventricle", 3: "grey matter"},
+    ),
+    "mni152": ("MNI152 reference", {1: "grey matter", 2: "white matter"}),
+    "t1_head": ("T1 head brain mask (approx.)", {1: "brain (approx.)"}),
+    "phantom_3d": ("phantom 3D reference", {1: "ellipsoid", 2: "bright core", 3: "dark lesion"}),
+    "phantom_2d": ("phantom 2D reference", {1: "ellipsoid", 2: "bright core", 3: "dark lesion"}),
+}
+
+
+@pytest.mark.parametrize("key", HOVER_NAMES)
+def test_sample_labels_show_their_names_on_hover_in_contrasting_colours(make_napari_viewer, key):
+    from napari_segtools._layer_style import PREVIEW_COLOR
+
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-segtools", key)
+    name, names = HOVER_NAMES[key]
+    layer = viewer.layers[name]
+    data = np.asarray(layer.data)
+    colours = set()
+    for value, text in names.items():
+        index = np.argwhere(data == value)[0]
+        world = layer.data_to_world(index)
+        viewer.dims.set_point(range(len(world)), world)  # hover happens on the shown slice
+        status = layer.get_status(world, world=True)["coordinates"]
+        assert text in status, status
+        rgba = layer.colormap.map(np.array([value]))[0]
+        assert rgba[3] > 0 and np.ptp(rgba[:3]) > 0.3, rgba  # saturated: no grey, no white
+        colours.add(tuple(np.round(rgba, 3)))
+    assert len(colours) == len(names)  # each value its own colour
+    preview = np.array([int(PREVIEW_COLOR[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+    assert all(np.abs(np.array(c[:3]) - preview).max() > 0.1 for c in colours)

@@ -73,6 +73,16 @@ def test_shipped_model_on_the_real_head(make_napari_viewer, qtbot):
     np.testing.assert_allclose(out.scale, layer.scale)
     np.testing.assert_allclose(out.translate, layer.translate)
     assert list(out.features["class"]) == ["background", "grey matter", "white matter"]
+    assert list(out.features["name"]) == ["background", "grey matter", "white matter"]
+    (z, y, x) = np.argwhere(out.data == 2)[0]
+    world = out.data_to_world((z, y, x))
+    viewer.dims.set_point(0, world[0])  # show that voxel's slice: hover reads the shown slice
+    qtbot.wait(50)
+    status = out.get_status((z, y, x))["coordinates"]
+    assert "name: white matter" in status
+    # white matter is drawn in a saturated colour, not near-white on bright T1 white matter
+    rgba = out.colormap.map(np.array([2]))[0]
+    assert rgba[:3].max() - rgba[:3].min() > 0.35
     counts = np.bincount(out.data.ravel(), minlength=3)
     assert counts[1] > 1000 and counts[2] > 1000  # grey and white matter both found
     assert "on cpu" in widget.controls.status.value
@@ -87,8 +97,7 @@ def test_model_file_with_probability_and_entropy_layers(make_napari_viewer, qtbo
     widget.model.value = FROM_FILE
     assert not widget.model_file.native.isHidden()
     widget.model_file.value = _tiny_package(tmp_path)
-    widget.show_advanced.value = True
-    assert not widget.advanced.native.isHidden()
+    assert not widget.advanced.expanded  # overlap, TTA, batch and device: closed by default
     widget.overlap.value, widget.tta.value, widget.batch_size.value = 0.25, True, 2
     widget.probabilities.value = widget.uncertainty.value = True
     _run(widget, qtbot)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from magicgui.widgets import ComboBox, Container, FloatSpinBox
+from magicgui.widgets import ComboBox, FloatSpinBox
 
 from ..core.cleanup import CleanupSettings
-from ._common import layer_choices
+from ._common import Section, layer_choices
 
 _FILL = [
     ("off", "off"),
@@ -25,13 +25,15 @@ def _radius(label: str, tooltip: str) -> FloatSpinBox:
     return FloatSpinBox(label=label, value=0.0, min=0.0, max=100.0, step=0.1, tooltip=tooltip)
 
 
-class CleanupOptions(Container):
+class CleanupOptions(Section):
     """Open, close, median, small-object removal, hole filling and component selection.
 
-    Steps run in that order; 0 mm (or "off") skips a step.
+    Steps run in that order; 0 mm (or "off") skips a step. A collapsible "Clean-up" group,
+    closed by default (every step starts off). The dock calls :meth:`connect_viewer` with its
+    :class:`~napari_segtools._qt._dock.Connections`, so closing the dock disconnects them.
     """
 
-    def __init__(self, viewer, **kwargs):
+    def __init__(self, viewer, *, expanded: bool = False, **kwargs):
         self._viewer = viewer
         self.open_mm = _radius(
             "Open radius (mm)",
@@ -70,21 +72,24 @@ class CleanupOptions(Container):
             visible=False,
             tooltip="Points (click in the viewer) whose components are kept",
         )
-        super().__init__(
-            widgets=[
-                self.open_mm,
-                self.close_mm,
-                self.median_mm,
-                self.min_size_mm3,
-                self.fill_holes,
-                self.keep,
-                self.points,
-            ],
-            **kwargs,
-        )
+        #: the setting widgets whose change alters the result
+        self.fields = [
+            self.open_mm,
+            self.close_mm,
+            self.median_mm,
+            self.min_size_mm3,
+            self.fill_holes,
+            self.keep,
+            self.points,
+        ]
+        super().__init__("Clean-up", list(self.fields), expanded=expanded, **kwargs)
         self.keep.changed.connect(self._on_keep)
-        viewer.layers.events.inserted.connect(self.points.reset_choices)
-        viewer.layers.events.removed.connect(self.points.reset_choices)
+
+    def connect_viewer(self, connections) -> None:
+        """Refresh the Points picker on layer changes, through the dock's ``connections``."""
+        layers = self._viewer.layers
+        connections.connect(layers.events.inserted, self.points.reset_choices)
+        connections.connect(layers.events.removed, self.points.reset_choices)
 
     def _points_choices(self, _widget=None):
         return layer_choices(self._viewer.layers, "points")

@@ -120,6 +120,11 @@ class Section(Container):
         """Whether the group is open."""
         return self.collapsible.isExpanded()
 
+    def reset_choices(self, *args: Any) -> None:
+        """Refresh the pickers inside the group (magicgui does not see through the fold)."""
+        super().reset_choices(*args)
+        self.body.reset_choices(*args)
+
 
 def themed(figure, viewer) -> None:
     """Colour a matplotlib ``figure`` with the viewer's napari theme (background, text, axes)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
@@ -9,17 +11,22 @@ from matplotlib.figure import Figure
 from ..core.metrics.report import hd_key
 
 PLOT_KINDS = ("histogram", "CDF")
+#: most vertices drawn per CDF curve (more only slow matplotlib down)
+_CDF_POINTS = 1000
 
 
 class DistancePlot(FigureCanvasQTAgg):
     """Matplotlib canvas for the dock: boundary distances of one label, both directions."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, *, style: Callable[[Figure], None] | None = None):
         self.figure = Figure(figsize=(4, 2.6), layout="constrained")
         super().__init__(self.figure)
         self.setParent(parent)
-        self.setMinimumHeight(200)
+        self.setMinimumHeight(150)
+        self.setMinimumWidth(120)
         self.axes = self.figure.add_subplot()
+        #: colours the figure (napari's theme); applied after every redraw
+        self.style = style
         #: x position of each marker line drawn last, by name (``hd_key(percentile)``, "tolerance")
         self.markers: dict[str, float] = {}
         self.clear_plot("no evaluation yet")
@@ -34,6 +41,28 @@ class DistancePlot(FigureCanvasQTAgg):
             )
         self.axes.set_xticks([])
         self.axes.set_yticks([])
+        self.restyle()
+
+    def text_color(self):
+        """Colour of text and neutral lines: the theme's once styled (black before)."""
+        return getattr(self, "_text_color", "black")
+
+    def restyle(self) -> None:
+        """Apply :attr:`style` (the theme) to the figure, its texts and legend, and redraw."""
+        if self.style is not None:
+            self.style(self.figure)
+            color = self._text_color = self.axes.xaxis.label.get_color()
+            for text in self.axes.texts:
+                text.set_color(color)
+            legend = self.axes.get_legend()
+            if legend is not None:
+                legend.get_frame().set_facecolor(self.axes.get_facecolor())
+                legend.get_frame().set_edgecolor(color)
+                for text in legend.get_texts():
+                    text.set_color(color)
+            for line in self.axes.get_lines():
+                if line.get_gid() == "tolerance":
+                    line.set_color(color)
         self.draw_idle()
 
     def show_distances(
@@ -61,17 +90,26 @@ class DistancePlot(FigureCanvasQTAgg):
                 continue
             if kind == "CDF":
                 x = np.sort(dist)
-                self.axes.step(x, np.arange(1, x.size + 1) / x.size, where="post", label=name)
+                y = np.arange(1, x.size + 1) / x.size
+                if x.size > _CDF_POINTS:  # the curve's shape needs no more vertices than pixels
+                    keep = np.unique(np.linspace(0, x.size - 1, _CDF_POINTS).astype(int))
+                    x, y = x[keep], y[keep]
+                self.axes.step(x, y, where="post", label=name)
             else:
                 self.axes.hist(dist, bins=bins, alpha=0.6, label=name)
         self.markers = {hd_key(percentile): float(hd_value), "tolerance": float(tolerance)}
         hd_text = f"HD{percentile:g} = {hd_value:.3g} {unit}"
         self.axes.axvline(hd_value, color="crimson", ls="--", label=hd_text)
         self.axes.axvline(
-            tolerance, color="black", ls=":", label=f"NSD tolerance = {tolerance:g} {unit}"
+            tolerance,
+            color=self.text_color(),
+            ls=":",
+            label=f"NSD tolerance = {tolerance:g} {unit}",
+            gid="tolerance",
         )
         self.axes.set_xlabel(f"boundary distance [{unit}]")
         self.axes.set_ylabel("fraction of boundary" if kind == "CDF" else "boundary voxels")
         self.axes.set_title(title, fontsize="small")
-        self.axes.legend(fontsize="x-small")
-        self.draw_idle()
+        # a fixed place: "best" searches every vertex (a second on large boundaries)
+        self.axes.legend(fontsize="x-small", loc="upper right")
+        self.restyle()

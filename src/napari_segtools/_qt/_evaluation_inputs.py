@@ -22,13 +22,22 @@ def _differences(reference, prediction) -> list[str]:
     )
 
 
+def declares_mm(layer) -> bool:
+    """Whether the layer's scale is a declared grid in mm (read from a file or a sample).
+
+    The reader and the samples record ``metadata["spacing_unit"] = "mm"``; a scale of 1 is then
+    a real 1 mm grid, not napari's default.
+    """
+    return layer.metadata.get("spacing_unit") == "mm"
+
+
 def pair_problem(reference, prediction, *, resample: bool) -> tuple[str, str]:
     """Say why two Labels layers cannot be evaluated together, and what will be done to them.
 
     Returns ``(problem, note)``, each ``""`` when there is none: 2-D against 3-D, other than
     2-D/3-D, grids that differ while ``resample`` is False, or a rotated or sheared layer
     (only axis-aligned grids are resampled here) are problems; resampling and a scale of 1 on
-    every axis (distances then assume 1 mm voxels) are notes.
+    every axis that no file or sample declared (distances then assume 1 mm voxels) are notes.
     """
     ref_name, pred_name = reference.name, prediction.name
     if reference.ndim != prediction.ndim:
@@ -55,7 +64,7 @@ def pair_problem(reference, prediction, *, resample: bool) -> tuple[str, str]:
             f"'{pred_name}' is resampled (nearest neighbour) onto the grid of '{ref_name}': "
             + "; ".join(diffs)
         )
-    if np.allclose(layer_geometry(reference).spacing, 1.0):
+    if np.allclose(layer_geometry(reference).spacing, 1.0) and not declares_mm(reference):
         notes.append(f"'{ref_name}' has scale 1: distances are mm only if its voxels are 1 mm.")
     return "", "\n".join(notes)
 

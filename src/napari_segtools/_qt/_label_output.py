@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
-from magicgui.widgets import ComboBox, Container, PushButton, SpinBox
+from magicgui.widgets import ComboBox, PushButton, SpinBox
 from napari.layers import Labels
 
-from ._common import layer_choices
+from .._layer_style import labels_style
+from ._common import Section, layer_choices
 from ._layers import find_layer, write_output
 
 _MODES = [
@@ -16,10 +19,24 @@ _MODES = [
 ]
 
 
-class LabelOutput(Container):
-    """Output settings plus a one-step undo of the last write.
+def _names_of(layer) -> dict[int, str]:
+    """Return the value -> name table of a Labels layer's ``features`` (empty when it has none)."""
+    features = layer.features
+    if "index" not in features or "name" not in features:
+        return {}
+    return {
+        int(i): str(n)
+        for i, n in zip(features["index"], features["name"], strict=True)
+        if int(i) != 0
+    }
 
-    ``target.value`` is None for the widget's own layer ``"<input> <operation>"``.
+
+class LabelOutput(Section):
+    """Output settings plus a one-step undo of the last write, as an "Output" group.
+
+    ``target.value`` is None for the widget's own layer ``"<input> <operation>"``. The masking
+    controls (``mode``, ``inside_label``) are in :attr:`advanced_widgets` for the dock's
+    Advanced group.
     """
 
     def __init__(self, viewer, operation: str, **kwargs):
@@ -56,21 +73,20 @@ class LabelOutput(Container):
             enabled=False,
             tooltip="Restore the layer as it was before the last Apply",
         )
+        #: masking details, shown in the dock's Advanced group
+        self.advanced_widgets = [self.mode, self.inside_label]
         super().__init__(
-            widgets=[
-                self.target,
-                self.label_value,
-                self.mode,
-                self.inside_label,
-                self.undo_button,
-            ],
-            **kwargs,
+            "Output", [self.target, self.label_value, self.undo_button], expanded=True, **kwargs
         )
         self._undo: tuple | None = None
         self.mode.changed.connect(lambda v: setattr(self.inside_label, "visible", v == "inside"))
         self.undo_button.changed.connect(self.undo)
-        viewer.layers.events.inserted.connect(self.target.reset_choices)
-        viewer.layers.events.removed.connect(self.target.reset_choices)
+
+    def connect_viewer(self, connections) -> None:
+        """Refresh the target picker on layer changes, through the dock's ``connections``."""
+        layers = self._viewer.layers
+        connections.connect(layers.events.inserted, self.target.reset_choices)
+        connections.connect(layers.events.removed, self.target.reset_choices)
 
     def _target_choices(self, _widget=None):
         own = [(f"new layer '<image> {self._operation}'", None)]
@@ -101,10 +117,29 @@ class LabelOutput(Container):
         """Return the keyword options of ``core.cleanup.paint_labels`` (mode, inside label)."""
         return {"mode": self.mode.value, "inside_label": self.inside_label.value}
 
-    def commit(self, layer, region: tuple, block: np.ndarray) -> None:
-        """Write ``block`` at ``layer.data[region]``, keeping the old values for :meth:`undo`."""
+    def editable(self, target: np.ndarray) -> np.ndarray | None:
+        """Where the masking mode lets a write land in ``target`` (None: everywhere)."""
+        if self.mode.value == "empty":
+            return np.asarray(target) == 0
+        if self.mode.value == "inside":
+            return np.asarray(target) == self.inside_label.value
+        return None
+
+    def commit(
+        self, layer, region: tuple, block: np.ndarray, *, names: Mapping[int, str] | None = None
+    ) -> None:
+        """Write ``block`` at ``layer.data[region]``, keeping the old values for :meth:`undo`.
+
+        ``names`` (value -> name) are shown on hover with palette colours when ``layer`` is the
+        widget's own output layer; a layer the user chose keeps its own style.
+        """
         self._undo = (layer, region, np.array(layer.data[region], copy=True))
         self._set(layer, region, block)
+        if names and self.target.value is None:
+            merged = {**_names_of(layer), **{int(k): str(v) for k, v in names.items()}}
+            style = labels_style(merged)
+            layer.features = style["features"]
+            layer.colormap = style["colormap"]
         self.undo_button.enabled = True
 
     def undo(self, *_):

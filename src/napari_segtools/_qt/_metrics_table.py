@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from qtpy.QtCore import Qt
+from qtpy.QtGui import QColor
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -67,8 +68,12 @@ def metric_help(metric: str, report: EvaluationReport | None = None) -> str:
 
 
 _INTEGER = {"tp", "fp", "fn", "tn", "reference_components", "prediction_components"}
-#: role under which each cell keeps its exact value
+#: role under which each cell keeps its exact value (in the unit its header shows)
 VALUE_ROLE = Qt.ItemDataRole.UserRole
+#: the metrics the table opens on; the robust Hausdorff stands for its own percentile's column
+PRIMARY_METRICS = ("dice", "iou", "hd95", "masd", "nsd", "reference_volume", "prediction_volume")
+#: colour of numbers that no longer match the chosen inputs
+STALE_COLOR = QColor("#808080")
 
 
 def format_value(metric: str, value: float) -> str:
@@ -80,32 +85,72 @@ def format_value(metric: str, value: float) -> str:
     return f"{value:.4g}"
 
 
+def display_unit(unit: str) -> tuple[str, float]:
+    """Return the unit a cell shows and the factor from the report's unit (mm^3 -> ml).
+
+    >>> display_unit("mm^3"), display_unit("mm")
+    (('ml', 0.001), ('mm', 1.0))
+    """
+    return ("ml", 1e-3) if unit == "mm^3" else (unit, 1.0)
+
+
 class MetricsTable(QTableWidget):
-    """Read-only table of an :class:`EvaluationReport` with units and explained headers."""
+    """Read-only table of an :class:`EvaluationReport` with units and explained headers.
+
+    It opens on the metrics people read (:data:`PRIMARY_METRICS`: Dice, IoU, HD at the chosen
+    percentile, MASD, NSD, volumes in ml); :meth:`set_show_all` shows every column. Numbers
+    that no longer match the inputs are greyed by :meth:`set_stale`.
+    """
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setMinimumHeight(120)
+        self.setMinimumHeight(90)
         self.verticalHeader().setVisible(False)  # the label column names the rows
         self.report: EvaluationReport | None = None
+        #: whether every metric column is shown (else only :data:`PRIMARY_METRICS`)
+        self.show_all = False
+        #: whether the numbers shown belong to inputs that have changed since
+        self.stale = False
         self.show_report(None)
 
     @property
     def metric_names(self) -> tuple[str, ...]:
-        """Metric columns shown: the report's own (``hd90`` at the 90th percentile)."""
-        return self.report.metric_names if self.report else METRIC_NAMES
+        """Metric columns, the primary ones first (``hd90`` at the 90th percentile)."""
+        names = self.report.metric_names if self.report else METRIC_NAMES
+        primary = self.primary_metrics
+        return tuple(m for m in primary if m in names) + tuple(
+            m for m in names if m not in primary
+        )
 
-    def headers(self) -> list[str]:
-        """Column titles, each metric with its unit in brackets."""
-        units = self.report.units if self.report else {}
-        return ["label", "case"] + [
-            f"{m} [{units[m]}]" if units.get(m) else m for m in self.metric_names
+    @property
+    def primary_metrics(self) -> tuple[str, ...]:
+        """The columns shown by default; the Hausdorff percentile follows the report."""
+        key = self.report.hd_key if self.report else "hd95"
+        return tuple(key if m == "hd95" else m for m in PRIMARY_METRICS)
+
+    def visible_metrics(self) -> list[str]:
+        """Metric columns currently shown, left to right."""
+        return [
+            m for col, m in enumerate(self.metric_names, start=2) if not self.isColumnHidden(col)
         ]
 
+    def _unit(self, metric: str) -> tuple[str, float]:
+        units = self.report.units if self.report else {}
+        return display_unit(units.get(metric, ""))
+
+    def headers(self) -> list[str]:
+        """Column titles, each metric with its unit in brackets (volumes in ml when in mm^3)."""
+        titles = ["label", "case"]
+        for m in self.metric_names:
+            unit, _ = self._unit(m)
+            titles.append(f"{m} [{unit}]" if unit else m)
+        return titles
+
     def show_report(self, report: EvaluationReport | None) -> None:
-        """Fill the table from ``report`` (or clear it for ``None``)."""
+        """Fill the table from ``report`` (or clear it for ``None``); the numbers are current."""
         self.report = report
+        self.stale = False
         rows = [] if report is None else list(report.per_label)
         self.clear()
         names = self.metric_names
@@ -127,20 +172,48 @@ class MetricsTable(QTableWidget):
                 self.item(len(rows), col).setToolTip(
                     f"mean over {count} of {len(rows)} labels (undefined values left out)"
                 )
+        self.set_show_all(self.show_all)
         self.resizeColumnsToContents()
+
+    def set_show_all(self, show: bool) -> None:
+        """Show every metric column, or only the primary ones (and 'case' when not all ok)."""
+        self.show_all = bool(show)
+        primary = set(self.primary_metrics)
+        for col, metric in enumerate(self.metric_names, start=2):
+            self.setColumnHidden(col, not (self.show_all or metric in primary))
+        cases = self.report.cases.values() if self.report else ()
+        self.setColumnHidden(1, not (self.show_all or any(c != "ok" for c in cases)))
+
+    def set_stale(self, stale: bool = True) -> None:
+        """Grey the numbers (and say so in their tooltip) when they no longer match the inputs."""
+        self.stale = bool(stale) and self.report is not None
+        for row in range(self.rowCount()):
+            for col in range(self.columnCount()):
+                item = self.item(row, col)
+                if item is None:
+                    continue
+                if self.stale:
+                    item.setForeground(STALE_COLOR)
+                else:
+                    item.setData(Qt.ItemDataRole.ForegroundRole, None)
+        self.setToolTip("stale: the inputs changed; press Evaluate" if self.stale else "")
 
     def _set_row(self, row: int, label: str, case: str, values: dict) -> None:
         self.setItem(row, 0, QTableWidgetItem(label))
         self.setItem(row, 1, QTableWidgetItem(case))
         for col, metric in enumerate(self.metric_names, start=2):
             value = values.get(metric, float("nan"))
+            value = float(value) * self._unit(metric)[1]
             item = QTableWidgetItem(format_value(metric, value))
-            item.setData(VALUE_ROLE, float(value))
+            item.setData(VALUE_ROLE, value)
             item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.setItem(row, col, item)
 
     def cell_value(self, row_label: str, metric: str) -> float:
-        """Exact value behind the cell of row ``row_label`` ("1", "mean", ...) and ``metric``."""
+        """Value behind the cell of row ``row_label`` ("1", "mean", ...) and ``metric``.
+
+        In the unit the header shows (volumes in ml when the report has mm^3).
+        """
         col = 2 + self.metric_names.index(metric)
         for row in range(self.rowCount()):
             if self.item(row, 0).text() == row_label:
@@ -148,7 +221,7 @@ class MetricsTable(QTableWidget):
         raise KeyError(f"no row {row_label!r} in the table")
 
     def as_text(self) -> str:
-        """Return the table as tab-separated text with a header line (what Copy copies)."""
+        """Return every column as tab-separated text with a header line (what Copy copies)."""
         lines = ["\t".join(self.headers())]
         for row in range(self.rowCount()):
             lines.append("\t".join(self.item(row, c).text() for c in range(self.columnCount())))
@@ -166,7 +239,7 @@ class WarningsList(QListWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setMinimumHeight(80)
+        self.setMinimumHeight(60)
         self.setWordWrap(True)
 
     def show_warnings(self, warnings: tuple[PitfallWarning, ...]) -> None:

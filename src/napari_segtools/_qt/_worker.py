@@ -53,16 +53,20 @@ def run_generator(
     *args,
     on_returned: Callable,
     title: str,
+    quiet: bool = False,
     **kwargs,
 ) -> GeneratorWorker:
     """Run ``gen_func(*args, **kwargs)`` (a core generator) in a worker thread.
 
     ``on_returned`` receives the generator's return value on the main thread. Returns the started
-    worker; its ``finished`` signal fires after success, error and cancel alike.
+    worker; its ``finished`` signal fires after success, error and cancel alike, so connect to
+    it before the worker can end (this function does). ``quiet`` is for background jobs a newer
+    request may supersede (previews, histograms): no napari activity bar (updating it costs
+    ~170 ms on a shown window) and no message when it is cancelled.
     """
     gen = gen_func(*args, **kwargs)  # a generator object: nothing runs before the first yield
     worker: GeneratorWorker = create_worker(_drive, gen, _ignore_errors=True)
-    bar = progress(total=0, desc=title)
+    bar = None if quiet else progress(total=0, desc=title)
     controls.status.say("")
     controls.progress.visible = True
     controls.progress.value = 0
@@ -73,6 +77,8 @@ def run_generator(
             controls.progress.max = total
             controls.progress.value = min(int(event.step), total)
             controls.progress.label = event.message
+            if bar is None:
+                return
             bar.total = total
             bar.n = min(int(event.step), total)
             bar.set_description(f"{title}: {event.message}" if event.message else title)
@@ -85,11 +91,14 @@ def run_generator(
         # the worker stops at a yield but leaves the generator open: close it so its `finally`
         # blocks release resources (and stop a running registration) now, not at collection
         gen.close()
+        if quiet:
+            return
         controls.status.refuse(f"{title} cancelled; no layer was changed")
         show_info(controls.status.problem)
 
     def on_finished():
-        bar.close()
+        if bar is not None:
+            bar.close()
         controls.progress.visible = False
         controls.run_button.enabled = True
         controls.cancel_button.enabled = False

@@ -10,7 +10,6 @@ import numpy as np
 from magicgui.widgets import (
     CheckBox,
     ComboBox,
-    Container,
     FileEdit,
     FloatSpinBox,
     PushButton,
@@ -19,9 +18,11 @@ from magicgui.widgets import (
 )
 from napari.utils.notifications import show_warning
 
+from .._layer_style import labels_style
 from ..core.geometry import layer_geometry
 from ..core.registration import PRESETS, RegistrationSettings
-from ._common import USER_ERRORS, layer_choices
+from ._common import USER_ERRORS, Section, layer_choices
+from ._dock import ScrollDock
 from ._layers import write_output
 from ._worker import RunControls, run_generator
 
@@ -48,7 +49,7 @@ _FUSIONS = [
 ]
 
 
-class AtlasWidget(Container):
+class AtlasWidget(ScrollDock):
     """Propagate atlas labels onto a target image (single atlas or multi-atlas with fusion)."""
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
@@ -99,9 +100,6 @@ class AtlasWidget(Container):
             choices=_FUSIONS,
             value="majority",
             tooltip="How several atlases' labels are combined",
-        )
-        self.show_advanced = CheckBox(
-            label="Advanced settings", value=False, tooltip="Show the registration details"
         )
         self.transform = ComboBox(
             label="Transform", choices=_TRANSFORMS, tooltip="Most flexible registration stage"
@@ -158,8 +156,9 @@ class AtlasWidget(Container):
             value=False,
             tooltip="Also show how far each voxel moved (mm)",
         )
-        self.advanced = Container(
-            widgets=[
+        self.advanced = Section(
+            "Advanced",
+            [
                 self.transform,
                 self.metric,
                 self.sampling,
@@ -170,13 +169,14 @@ class AtlasWidget(Container):
                 self.n_jobs,
                 self.displacement,
             ],
-            visible=False,
+            expanded=False,
         )
         self.controls = RunControls("Propagate")
         #: the dock's status line (the shared one of the run controls)
         self.status = self.controls.status
-        super().__init__(
-            widgets=[
+        self.inputs = Section(
+            "Target and atlases",
+            [
                 self.target,
                 self.source,
                 self.atlas_image,
@@ -184,20 +184,16 @@ class AtlasWidget(Container):
                 self.add_pair,
                 self.pairs,
                 self.folder,
-                self.preset,
-                self.fusion,
-                self.show_advanced,
-                self.advanced,
-                self.controls,
-            ]
+            ],
         )
+        self.method = Section("Registration and fusion", [self.preset, self.fusion])
+        super().__init__([self.inputs, self.method, self.advanced, self.controls])
         self.source.changed.connect(self._on_source)
         self.preset.changed.connect(self._on_preset)
-        self.show_advanced.changed.connect(lambda v: setattr(self.advanced, "visible", v))
         self.add_pair.changed.connect(self._on_add_pair)
         self.controls.run_button.changed.connect(self.run)
         for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
-            event.connect(self.reset_choices)
+            self.connections.connect(event, self.reset_choices)
         self._on_source()
         self._on_preset()
 
@@ -271,6 +267,19 @@ class AtlasWidget(Container):
             for image, labels in pairs
         ]
 
+    def _label_names(self) -> dict[int, str]:
+        """Names the atlas labels layers give their values (napari ``features``), if any."""
+        layers = [self._pairs[k][1] for k in self.pairs.value if k in self._pairs]
+        if self.atlas_labels.value is not None:
+            layers.append(self.atlas_labels.value)
+        names: dict[int, str] = {}
+        for layer in layers:
+            table = layer.features
+            if "index" in table and "name" in table:
+                for k, n in zip(table["index"], table["name"], strict=True):
+                    names.setdefault(int(k), str(n))
+        return names
+
     # ------------------------------------------------------------------ run
     def run(self, *_: object) -> None:
         """Start the propagation in a worker; results land in this widget's output layers."""
@@ -303,8 +312,18 @@ class AtlasWidget(Container):
         self.controls.status.say(f"registering {len(atlases)} atlas(es)...")
 
     def _show(self, target, result):
+        if not self.connections.alive or target not in self.viewer.layers:
+            return
         name = target.name
-        write_output(self.viewer, f"{name} atlas labels", result.labels, source=target)
+        known = self._label_names()
+        names = {int(k): known.get(int(k), f"label {k}") for k in result.probabilities}
+        write_output(
+            self.viewer,
+            f"{name} atlas labels",
+            result.labels,
+            source=target,
+            **labels_style(names),
+        )
         for i, warped in enumerate(result.warped_images):
             write_output(
                 self.viewer,

@@ -1,10 +1,19 @@
-"""Evaluation dock widget: reference vs prediction metrics, pitfall warnings, overlays, export."""
+"""Evaluation dock widget: reference vs prediction metrics, pitfall warnings, overlays, export.
+
+Layout: an optional gallery case picker, the inputs, Advanced settings (closed), Evaluate, the
+results (the metrics people read first, every metric one click away) and the overlays (error
+map with a legend, both directions of boundary distance, the Hausdorff jump, the plot), all in
+one scroll area. Numbers that no longer match the chosen inputs are greyed and called stale; a
+refused pair clears them.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from magicgui.widgets import (
     CheckBox,
     ComboBox,
@@ -17,9 +26,10 @@ from magicgui.widgets import (
 from napari.layers import Labels
 from napari.utils.colormaps import DirectLabelColormap
 from qtpy.QtCore import QTimer
-from qtpy.QtWidgets import QFileDialog
+from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QWidget
 
-from ..core.metrics.maps import present_labels
+from .._layer_style import label_features
+from ..core.metrics.maps import ERROR_MAP_NAMES, present_labels
 from ..core.metrics.report import write_report
 from ..core.metrics.workflow import (
     EvaluationOptions,
@@ -29,20 +39,35 @@ from ..core.metrics.workflow import (
     iter_evaluation,
     iter_overlay,
 )
-from ._common import layer_choices
+from ._common import Section, layer_choices, themed
 from ._distance_plot import PLOT_KINDS, DistancePlot
+from ._dock import ScrollDock
 from ._evaluation_inputs import pair_problem, prepare_inputs
-from ._layers import write_output
+from ._layers import find_layer, write_output
 from ._metrics_table import MetricsTable, WarningsList
+from ._pitfall_picker import PitfallPicker
 from ._worker import RunControls, run_generator
 
 if TYPE_CHECKING:
     import napari
 
-#: error-map values and their fixed colours
-ERROR_COLOURS = {None: "transparent", 0: "transparent", 1: "#33cc33", 2: "#ff7f0e", 3: "#1f77ff"}
+#: error-map values and their fixed colours: TP green, FP magenta, FN blue
+ERROR_COLOURS = {None: "transparent", 0: "transparent", 1: "#39ff14", 2: "#ff3ec8", 3: "#00b0ff"}
+#: colormap of the boundary-distance overlay (and its legend)
+DISTANCE_COLORMAP = "plasma"
+#: colours of the two Hausdorff end points: on the reference / on the prediction boundary
+MARKER_COLOURS = {"reference": "#ffd400", "prediction": "#00e5ff"}
 #: metadata key marking this panel's own output layers (kept out of the layer pickers)
 _OUTPUT_KEY = "napari_segtools_evaluation_output"
+#: what the status says while the shown numbers belong to earlier inputs
+STALE_TEXT = "stale: inputs changed; press Evaluate for current numbers."
+#: the pitfall thresholds offered under Advanced: (name, label, default, step)
+_THRESHOLDS = (
+    ("small_structure_dice_step", "Small structure: Dice step", 0.05, 0.01),
+    ("misalignment_ratio", "Misalignment ratio", 0.2, 0.05),
+    ("bias_ratio", "Over/under bias ratio", 0.2, 0.05),
+    ("anisotropy_ratio", "Anisotropy ratio", 3.0, 0.5),
+)
 
 
 def _boxed(qwidget) -> Container:
@@ -53,7 +78,48 @@ def _boxed(qwidget) -> Container:
     return box
 
 
-class EvaluationWidget(Container):
+def _swatch(color: str, text: str) -> QWidget:
+    """Make one legend entry: a small coloured square and its text."""
+    entry = QWidget()
+    layout = QHBoxLayout(entry)
+    layout.setContentsMargins(0, 0, 6, 0)
+    layout.setSpacing(3)
+    square = QLabel()
+    square.setFixedSize(12, 12)
+    square.setStyleSheet(f"background-color: {color}; border: 1px solid #808080;")
+    layout.addWidget(square)
+    layout.addWidget(QLabel(text))
+    return entry
+
+
+def legend_widget() -> QWidget:
+    """Make the overlays' legend: error-map colours, then the distance colour scale."""
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for value, name in ERROR_MAP_NAMES.items():
+        layout.addWidget(_swatch(ERROR_COLOURS[value], name))
+    scale = QLabel("distance: 0")
+    layout.addWidget(scale)
+    bar = QLabel()
+    bar.setFixedSize(36, 12)
+    bar.setStyleSheet(
+        "background: qlineargradient(x1:0, y1:0, x2:1, y2:0, stop:0 #0d0887, stop:0.5 #cc4778,"
+        " stop:1 #f0f921);"
+    )
+    layout.addWidget(bar)
+    layout.addWidget(QLabel("HD"))
+    layout.addStretch(1)
+    row.setToolTip(
+        "Error map: TP = in both, FP = prediction only, FN = reference only (hover a voxel for "
+        "its name). Boundary distance: on the reference boundary its distance to the "
+        "prediction's, on the prediction boundary its distance to the reference's; dark = 0, "
+        "bright = the Hausdorff distance."
+    )
+    return row
+
+
+class EvaluationWidget(ScrollDock):
     """Compare a prediction Labels layer with a reference: metrics, warnings, overlays."""
 
     def __init__(self, viewer: napari.viewer.Viewer):
@@ -64,15 +130,22 @@ class EvaluationWidget(Container):
         #: the (reference, prediction) layers of the last evaluation started
         self._pair: tuple = (None, None)
         self._auto_reference = True
+        self._auto_prediction = True
+        self._setting = False  # True while the panel itself sets a picker
         self._watched: list = []
+        self._named: list = []
         self._checked_pair: tuple = (None, None)
         self._present_ids: list[int] = []
+        #: True while the shown numbers belong to inputs that have changed since
+        self.stale = False
         pickers = {"choices": self._layer_choices, "nullable": True}
         self.reference = ComboBox(
             label="Reference", tooltip="Labels layer taken as the truth", **pickers
         )
         self.prediction = ComboBox(
-            label="Prediction", tooltip="Labels layer to evaluate", **pickers
+            label="Prediction",
+            tooltip="Labels layer to evaluate (the plugin's own results are paired by name)",
+            **pickers,
         )
         self.grids = ComboBox(
             label="Different grids",
@@ -134,6 +207,17 @@ class EvaluationWidget(Container):
             ],
             tooltip="Boundary definition of the distance metrics",
         )
+        self.thresholds = {
+            name: FloatSpinBox(
+                label=text,
+                value=default,
+                min=0.0,
+                max=100.0,
+                step=step,
+                tooltip=f"Pitfall detector threshold '{name}' (default {default:g})",
+            )
+            for name, text, default, step in _THRESHOLDS
+        }
         self.auto_update = CheckBox(
             text="Auto update when painting",
             value=False,
@@ -143,18 +227,24 @@ class EvaluationWidget(Container):
             text="Show error map, distances and plot",
             value=True,
             tooltip="Also draw the error map, the boundary distances and their plot "
-            "(untick for a quick table)",
+            "(untick for a quick table; hides the drawn overlays)",
         )
         self.controls = RunControls(run_text="Evaluate")
         #: the dock's one status line (results, notes, user mistakes inline)
         self.status = self.controls.status
         self.table = MetricsTable()
+        self.show_all = CheckBox(
+            text="Show all metrics",
+            value=False,
+            tooltip="Show every column (TP, FP, FN, TN, accuracy, precision, recall, ...); "
+            "unticked: Dice, IoU, HD, MASD, NSD and volumes",
+        )
         self.copy_button = PushButton(text="Copy", tooltip="Copy the table (tab-separated)")
         self.csv_button = PushButton(
-            text="Export CSV…", tooltip="Save table, warnings, settings and layer names as CSV"
+            text="CSV…", tooltip="Save table, warnings, settings and layer names as CSV"
         )
         self.json_button = PushButton(
-            text="Export JSON…", tooltip="Save table, warnings, settings and layer names as JSON"
+            text="JSON…", tooltip="Save table, warnings, settings and layer names as JSON"
         )
         self.warnings = WarningsList()
         self.overlay_label = ComboBox(
@@ -166,8 +256,8 @@ class EvaluationWidget(Container):
         self.jump_button = PushButton(
             text="Jump to Hausdorff location",
             enabled=False,
-            tooltip="Move the viewer to the boundary voxel where the Hausdorff distance is "
-            "attained",
+            tooltip="Zoom to where the Hausdorff distance is attained and mark both boundary "
+            "points with the line between them",
         )
         self.plot_kind = ComboBox(
             label="Plot",
@@ -175,58 +265,136 @@ class EvaluationWidget(Container):
             choices=PLOT_KINDS,
             tooltip="Histogram or cumulative distribution of the boundary distances",
         )
-        self.plot = DistancePlot()
+        self.plot = DistancePlot(style=self._style_figure)
+        self.legend = _boxed(legend_widget())
+        self.picker = PitfallPicker(viewer, on_pick=self._on_case_picked)
         export = Container(
             widgets=[self.copy_button, self.csv_button, self.json_button],
             layout="horizontal",
             labels=False,
         )
         export.margins = (0, 0, 0, 0)
-        super().__init__(
-            widgets=[
+        self.inputs_section = Section(
+            "Inputs",
+            [
                 self.reference,
                 self.prediction,
                 self.grids,
                 self.all_labels,
                 self.label_ids,
                 self.nsd_tolerance_mm,
-                self.beta,
-                self.hd_percentile,
-                self.empty,
-                self.surface,
                 self.auto_update,
                 self.show_overlays,
-                self.controls,
+            ],
+        )
+        self.advanced = Section(
+            "Advanced",
+            [self.beta, self.hd_percentile, self.surface, self.empty, *self.thresholds.values()],
+            expanded=False,
+        )
+        self.results_section = Section(
+            "Results",
+            [
                 _boxed(self.table),
+                self.show_all,
                 export,
                 Label(value="Warnings"),
                 _boxed(self.warnings),
-                self.overlay_label,
-                self.jump_button,
-                self.plot_kind,
-                _boxed(self.plot),
-            ]
+            ],
         )
-        self.status.native.setWordWrap(True)
+        self.overlays_section = Section(
+            "Overlays",
+            [self.legend, self.overlay_label, self.jump_button, self.plot_kind, _boxed(self.plot)],
+        )
+        #: every section, inside :attr:`scroll` (napari docks a magicgui widget's ``native``,
+        #: which for ``scrollable=True`` is the widget inside the scroll area, so the scroll
+        #: area is made here, inside the docked widget)
+        super().__init__(
+            [
+                self.picker,
+                self.inputs_section,
+                self.advanced,
+                self.controls,
+                self.results_section,
+                self.overlays_section,
+            ],
+            on_close=self._on_close,
+        )
         self._timer = QTimer()
         self._timer.setSingleShot(True)
         self._timer.setInterval(500)
         self._timer.timeout.connect(self._auto_evaluate)
 
         self.reference.changed.connect(self._on_reference_changed)
-        self.prediction.changed.connect(self._on_layers_changed)
+        self.prediction.changed.connect(self._on_prediction_changed)
         self.grids.changed.connect(self._on_layers_changed)
         self.all_labels.changed.connect(self._on_all_labels)
+        self.label_ids.changed.connect(self._on_options_changed)
+        for option in (
+            self.nsd_tolerance_mm,
+            self.beta,
+            self.hd_percentile,
+            self.empty,
+            self.surface,
+            *self.thresholds.values(),
+        ):
+            option.changed.connect(self._on_options_changed)
+        self.show_overlays.changed.connect(self._on_show_overlays)
         self.controls.run_button.changed.connect(self.evaluate)
+        self.show_all.changed.connect(self.table.set_show_all)
         self.copy_button.changed.connect(self.table.copy_to_clipboard)
-        self.csv_button.changed.connect(lambda: self._export_dialog("csv"))
-        self.json_button.changed.connect(lambda: self._export_dialog("json"))
+        self.csv_button.changed.connect(self._export_csv)
+        self.json_button.changed.connect(self._export_json)
         self.overlay_label.changed.connect(self._on_overlay_label)
         self.jump_button.changed.connect(self.jump_to_hausdorff)
         self.plot_kind.changed.connect(self._update_plot)
         for event in ("inserted", "removed", "reordered"):
-            getattr(viewer.layers.events, event).connect(self._refresh_layers)
+            self.connections.connect(getattr(viewer.layers.events, event), self._on_layers_event)
+        for layer in viewer.layers:
+            self._watch_name(layer)
+        self.connections.connect(viewer.events.theme, self._on_theme)
+        self.picker.refresh()
         self._refresh_layers()
+        if self.picker.present and self.picker.shown is None:
+            ref = self.reference.value
+            case = None if ref is None else ref.metadata.get("pitfall_case")
+            self.picker.show_case(case or self.picker.case.value)
+
+    # ---- lifetime ------------------------------------------------------------------------
+    @property
+    def _torn_down(self) -> bool:
+        """Whether the dock was closed (events disconnected; late results are dropped)."""
+        connections = getattr(self, "connections", None)
+        return connections is not None and not connections.alive
+
+    def teardown(self) -> None:
+        """Disconnect every event this panel connected (dock or viewer closed); idempotent."""
+        self.close_dock()
+
+    def _on_close(self) -> None:
+        self._timer.stop()
+        self._unwatch_data()
+        self.picker.teardown()
+        if self._busy():
+            self.worker.quit()
+
+    def _watch_name(self, layer) -> None:
+        if layer not in self._named:
+            self.connections.connect(layer.events.name, self._refresh_layers)
+            self._named.append(layer)
+
+    def _unwatch_data(self) -> None:
+        for layer in self._watched:
+            with contextlib.suppress(TypeError, ValueError, RuntimeError):
+                layer.events.paint.disconnect(self._on_data_changed)
+                layer.events.data.disconnect(self._on_data_changed)
+        self._watched = []
+
+    def _on_theme(self, _event=None) -> None:
+        self.plot.restyle()
+
+    def _style_figure(self, figure) -> None:
+        themed(figure, self.viewer)
 
     # ---- layer pickers -------------------------------------------------------------------
     def _layer_choices(self, _widget=None) -> list[tuple[str, Labels]]:
@@ -234,54 +402,116 @@ class EvaluationWidget(Container):
             self.viewer.layers, "labels", where=lambda layer: _OUTPUT_KEY not in layer.metadata
         )
 
-    def _refresh_layers(self, event=None) -> None:
-        if event is not None and getattr(event, "type", "") == "inserted":
-            event.value.events.name.connect(self._refresh_layers)
+    def _names(self) -> list[str]:
+        return [name for name, _ in self._layer_choices()]
+
+    def _set_quietly(self, widget, value) -> None:
+        """Set a picker as the panel's own choice (not the user's)."""
+        self._setting = True
+        try:
+            widget.value = value
+        finally:
+            self._setting = False
+
+    def _on_layers_event(self, event=None) -> None:
+        if self._torn_down:
+            return
+        kind = getattr(event, "type", "")
+        if kind == "inserted":
+            self._watch_name(event.value)
+        elif kind == "removed" and event.value in self._named:
+            with contextlib.suppress(TypeError, ValueError, RuntimeError):
+                event.value.events.name.disconnect(self._refresh_layers)
+            self._named.remove(event.value)
+        if kind in ("inserted", "removed"):
+            self.picker.refresh()
+        self._refresh_layers()
+
+    def _refresh_layers(self, _event=None) -> None:
+        if self._torn_down:
+            return
         self.reference.reset_choices()
         self.prediction.reset_choices()
+        names = self._names()
         if self._auto_reference:
-            names = [name for name, _ in self._layer_choices()]
             name = default_reference(names)
             if name is not None and self.reference.value is not self.viewer.layers[name]:
-                self.reference.value = self.viewer.layers[name]
-                self._auto_reference = True  # picked by name, not by the user
+                self._set_quietly(self.reference, self.viewer.layers[name])
+        if self._auto_prediction and self.reference.value is not None:
+            paired = default_prediction(names, self.reference.value.name)
+            if paired is not None and self.prediction.value is not self.viewer.layers[paired]:
+                self._set_quietly(self.prediction, self.viewer.layers[paired])
         pair = (self.reference.value, self.prediction.value)
         if any(a is not b for a, b in zip(pair, self._checked_pair, strict=True)):
             self._on_layers_changed()
 
     def _on_reference_changed(self, layer) -> None:
-        self._auto_reference = False
-        names = [name for name, _ in self._layer_choices()]
-        paired = default_prediction(names, None if layer is None else layer.name)
+        if not self._setting:
+            self._auto_reference = False
+        paired = default_prediction(self._names(), None if layer is None else layer.name)
         if paired is not None:
-            self.prediction.value = self.viewer.layers[paired]
+            self._set_quietly(self.prediction, self.viewer.layers[paired])
+            self._auto_prediction = True
+        case = None if layer is None else layer.metadata.get("pitfall_case")
+        if case is not None and case != self.picker.shown and "pitfall_role" in layer.metadata:
+            self.picker.show_case(case)  # the view follows the chosen gallery case
         self._on_layers_changed()
+
+    def _on_prediction_changed(self, _layer) -> None:
+        if not self._setting:
+            self._auto_prediction = False
+        self._on_layers_changed()
+
+    def _on_case_picked(self, reference) -> None:
+        """Take the pair of the case the picker shows; the last case's overlays go."""
+        self._remove_outputs()
+        if self.reference.value is not reference:
+            self.reference.value = reference  # a user choice, made through the picker
 
     def _on_layers_changed(self, _=None) -> None:
         """Check the chosen pair, say what is wrong inline, and watch both for painting."""
+        if self._torn_down:
+            return
         ref, pred = self.reference.value, self.prediction.value
         self._checked_pair = (ref, pred)
-        for layer in self._watched:
-            layer.events.paint.disconnect(self._schedule)
-            layer.events.data.disconnect(self._schedule)
+        self._unwatch_data()
         self._watched = [layer for layer in {id(ref): ref, id(pred): pred}.values() if layer]
         for layer in self._watched:
-            layer.events.paint.connect(self._schedule)
-            layer.events.data.connect(self._schedule)
-        problem, note = self._check_pair()
+            layer.events.paint.connect(self._on_data_changed)
+            layer.events.data.connect(self._on_data_changed)
+        problem, _note = self._check_pair()
         if problem:
-            self.status.refuse(problem)
-        else:
-            self.status.say(self._notes(note))
-        self.controls.run_button.enabled = not problem and not self._busy()
+            self._clear_results()
+        elif self.result is not None:
+            self.stale = self.stale or ref is not self._pair[0] or pred is not self._pair[1]
+        self._say_state()
         if not self.all_labels.value:
             self._refresh_label_choices()
 
-    def _notes(self, note: str) -> str:
-        """Join the grid note and the reference's lesson (gallery cases), one a line."""
-        ref = self.reference.value
-        lesson = ref.metadata.get("lesson", "") if ref is not None else ""
-        return "\n".join(t for t in (note, lesson) if t)
+    def _on_options_changed(self, _=None) -> None:
+        if self.result is not None:
+            self.stale = True
+        self._say_state()
+
+    def _on_data_changed(self, _event=None) -> None:
+        if self.result is not None:
+            self.stale = True
+            self._say_state()
+        if self.auto_update.value:
+            self._timer.start()
+
+    def _say_state(self) -> None:
+        """Status: the problem, else the stale mark and the grid note; grey stale numbers."""
+        problem, note = self._check_pair()
+        self.table.set_stale(self.stale)
+        self.controls.run_button.enabled = not problem and not self._busy()
+        if problem:
+            self.status.refuse(problem)
+            return
+        lines = [STALE_TEXT] if self.stale and self.result is not None else []
+        if note:
+            lines.append(note)
+        self.status.say("\n".join(lines))
 
     def _check_pair(self) -> tuple[str, str]:
         """(problem that blocks evaluation, note), each '' when there is none."""
@@ -293,18 +523,29 @@ class EvaluationWidget(Container):
         problem, note = pair_problem(ref, pred, resample=self.grids.value != "refuse")
         return (f"Refused: {problem}." if problem else ""), note
 
+    def _clear_results(self) -> None:
+        """Forget the shown numbers (a refused pair): table, warnings, plot, jump."""
+        self.result = None
+        self.stale = False
+        self.table.show_report(None)
+        self.warnings.show_warnings(())
+        self.plot.clear_plot("no evaluation of these layers")
+        self.jump_button.enabled = False
+
     def _on_all_labels(self, value: bool) -> None:
         self.label_ids.visible = not value
         if not value:
             self._refresh_label_choices()
+        self._on_options_changed()
 
     def _refresh_label_choices(self) -> None:
         ref, pred = self.reference.value, self.prediction.value
         found = present_labels(*(layer.data for layer in (ref, pred) if layer is not None))
         keep = [v for v in self.label_ids.value if v in found]
         self._present_ids = found
-        self.label_ids.reset_choices()
-        self.label_ids.value = keep or found[:1]
+        with self.label_ids.changed.blocked():
+            self.label_ids.reset_choices()
+            self.label_ids.value = keep or found[:1]
 
     # ---- evaluation ----------------------------------------------------------------------
     def _busy(self) -> bool:
@@ -317,12 +558,14 @@ class EvaluationWidget(Container):
             hd_percentile=float(self.hd_percentile.value),
             surface=self.surface.value,
             empty=self.empty.value,
+            thresholds=tuple((k, float(w.value)) for k, w in self.thresholds.items()),
         )
 
     def evaluate(self, _=None):
         """Start the evaluation worker (or show why not). Returns the worker or None."""
         problem, _note = self._check_pair()
         if problem:
+            self._clear_results()
             self.status.refuse(problem)
             return None
         ref, pred = self._pair = (self.reference.value, self.prediction.value)
@@ -341,34 +584,58 @@ class EvaluationWidget(Container):
         )
         return self.worker
 
-    def _schedule(self, _event=None) -> None:
-        if self.auto_update.value:
-            self._timer.start()
-
     def _auto_evaluate(self) -> None:
+        if self._torn_down:
+            return
         if self._busy():  # try again once the running evaluation is done
             self._timer.start()
             return
         self.evaluate()
 
+    def _output_names(self, prediction=None) -> dict[str, str]:
+        """Names of this panel's layers for ``prediction`` (the last evaluated by default)."""
+        pred = prediction if prediction is not None else self._pair[1]
+        base = "" if pred is None else pred.name
+        return {
+            "error": f"{base} error map",
+            "distance": f"{base} boundary distance",
+            "points": f"{base} Hausdorff points",
+            "line": f"{base} Hausdorff line",
+        }
+
+    def output_layers(self) -> list:
+        """Return the panel's own layers now in the viewer."""
+        return [layer for layer in self.viewer.layers if _OUTPUT_KEY in layer.metadata]
+
+    def _remove_outputs(self, keep=()) -> None:
+        for layer in self.output_layers():
+            if layer.name not in keep:
+                self.viewer.layers.remove(layer)
+
     def _show_result(self, result: EvaluationResult) -> None:
+        if self._torn_down:
+            return
         self.result = result
+        self.stale = False
         report = result.report
-        self.status.say(self._notes(self.inputs.note if self.inputs else ""))
         self.table.show_report(report)
         self.warnings.show_warnings(report.warnings)
+        self._say_state()
         self.jump_button.enabled = False
+        names = self._output_names()
         if result.error_map is None:
+            self._remove_outputs()
             self.plot.clear_plot("overlays are off")
             return
-        ref, pred = self._pair
+        self._remove_outputs(keep=(names["error"], names["distance"]))
         write_output(
             self.viewer,
-            f"{pred.name} error map",
+            names["error"],
             result.error_map,
-            source=ref,
+            source=self._pair[0],
             kind="labels",
             colormap=DirectLabelColormap(color_dict=ERROR_COLOURS),
+            features=label_features(ERROR_MAP_NAMES),
             metadata={_OUTPUT_KEY: "error map (1 TP, 2 FP, 3 FN)"},
         )
         with self.overlay_label.changed.blocked():
@@ -395,30 +662,43 @@ class EvaluationWidget(Container):
         )
 
     def _show_overlay(self, overlay) -> None:
+        if self._torn_down:
+            return
         if self.result is not None:
             self.result = EvaluationResult(self.result.report, self.result.error_map, overlay)
         self.jump_button.enabled = overlay is not None
-        ref, pred = self._pair
-        name = f"{pred.name} boundary distance"
-        if overlay is None:
-            if name in self.viewer.layers:
-                self.viewer.layers.remove(name)
+        names = self._output_names()
+        for key in ("points", "line"):  # the markers belong to the previous overlay
+            layer = find_layer(self.viewer, names[key])
+            if layer is not None:
+                self.viewer.layers.remove(layer)
+        existing = find_layer(self.viewer, names["distance"])
+        if overlay is None or overlay.distance_map is None:
+            if existing is not None:
+                self.viewer.layers.remove(existing)
         else:
-            sd = overlay.distances
             write_output(
                 self.viewer,
-                name,
-                sd.points_pred,
-                source=ref,
-                kind="points",
-                features={"distance": sd.distances_pred_to_ref},
-                face_color="distance",
-                face_colormap="plasma",
-                size=1.0,
-                border_width=0.0,
-                metadata={_OUTPUT_KEY: f"boundary distance of label {overlay.label}"},
+                names["distance"],
+                overlay.distance_map,
+                source=self._pair[0],
+                kind="image",
+                colormap=DISTANCE_COLORMAP,
+                contrast_limits=(0.0, max(float(overlay.hd), 1e-6)),
+                interpolation2d="nearest",
+                metadata={
+                    _OUTPUT_KEY: f"boundary distance of label {overlay.label}: reference "
+                    "boundary to prediction, prediction boundary to reference",
+                    "unit": overlay.distances.unit,
+                },
             )
         self._update_plot()
+
+    def _on_show_overlays(self, show: bool) -> None:
+        """Show or hide the drawn overlays at once (the next evaluation draws them or not)."""
+        for layer in self.output_layers():
+            if layer.visible != bool(show):
+                layer.visible = bool(show)
 
     def _update_plot(self, _=None) -> None:
         overlay = None if self.result is None else self.result.overlay
@@ -439,15 +719,69 @@ class EvaluationWidget(Container):
         )
 
     def jump_to_hausdorff(self, _=None) -> None:
-        """Centre the viewer on the voxel where the overlay label's Hausdorff distance is."""
+        """Zoom onto the Hausdorff distance and mark both of its boundary points and the line.
+
+        The slice moves to the point farthest from the other boundary; the camera centres on
+        the middle of the segment to the nearest point of the other boundary and zooms so that
+        the segment fills two thirds of the canvas (at least 20 voxels are in view).
+        """
         if self.result is None or self.result.overlay is None:
             return
-        world = self._pair[0].data_to_world(self.result.overlay.hd_location)
-        axes = range(self.viewer.dims.ndim - len(world), self.viewer.dims.ndim)
-        self.viewer.dims.set_point(list(axes), [float(w) for w in world])
+        overlay = self.result.overlay
+        ref = self._pair[0]
+        far = np.asarray(ref.data_to_world(overlay.hd_location), float)
+        near = np.asarray(ref.data_to_world(overlay.hd_partner or overlay.hd_location), float)
+        ndim = self.viewer.dims.ndim
+        offset = ndim - far.size
+        self.viewer.dims.set_point(list(range(offset, ndim)), [float(w) for w in far])
+        displayed = [d - offset for d in self.viewer.dims.displayed if d >= offset]
+        camera = self.viewer.scene.camera
+        middle = (far + near) / 2
         point = self.viewer.dims.point
-        camera = getattr(self.viewer, "scene", self.viewer).camera  # napari >= 0.9: scene.camera
-        camera.center = tuple(point[d] for d in self.viewer.dims.displayed)
+        center = [
+            middle[d - offset] if d >= offset else point[d] for d in self.viewer.dims.displayed
+        ]
+        camera.center = tuple(center)
+        span = float(np.linalg.norm((far - near)[displayed]))
+        span = max(1.5 * span, 20.0 * float(np.min(np.abs(ref.scale[-far.size :]))))
+        camera.zoom = float(np.min(self.viewer.canvas.size)) / span
+        self._mark_hausdorff(overlay)
+
+    def _mark_hausdorff(self, overlay) -> None:
+        """Mark both ends of the Hausdorff distance (Points) and the line between (Shapes)."""
+        names = self._output_names()
+        ref = self._pair[0]
+        other = "prediction" if overlay.hd_side == "reference" else "reference"
+        ends = np.array([overlay.hd_location, overlay.hd_partner or overlay.hd_location], float)
+        for key in ("points", "line"):
+            layer = find_layer(self.viewer, names[key])
+            if layer is not None:
+                self.viewer.layers.remove(layer)
+        meta = {**ref.metadata, _OUTPUT_KEY: f"Hausdorff distance of label {overlay.label}"}
+        geometry = {"scale": ref.scale, "translate": ref.translate, "affine": ref.affine}
+        self.viewer.add_shapes(
+            [ends],
+            shape_type="line",
+            name=names["line"],
+            edge_color="#ff1744",
+            edge_width=float(np.min(np.abs(ref.scale))) * 0.4,
+            metadata=meta,
+            **geometry,
+        )
+        self.viewer.add_points(
+            ends,
+            name=names["points"],
+            features={
+                "boundary": [overlay.hd_side, other],
+                "distance": [overlay.hd, 0.0],
+            },
+            face_color=[MARKER_COLOURS[overlay.hd_side], MARKER_COLOURS[other]],
+            border_color="#ff1744",
+            size=2.5,
+            text={"string": "{boundary}", "color": "white", "size": 9, "anchor": "upper_left"},
+            metadata=meta,
+            **geometry,
+        )
 
     # ---- export --------------------------------------------------------------------------
     def export_metadata(self) -> dict:
@@ -463,6 +797,12 @@ class EvaluationWidget(Container):
         if self.result is None:
             raise ValueError("nothing to export yet: press Evaluate first")
         return write_report(self.result.report, path, metadata=self.export_metadata())
+
+    def _export_csv(self, _=None) -> None:
+        self._export_dialog("csv")
+
+    def _export_json(self, _=None) -> None:
+        self._export_dialog("json")
 
     def _export_dialog(self, fmt: str) -> None:
         if self.result is None:

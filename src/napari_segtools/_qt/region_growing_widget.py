@@ -1,19 +1,31 @@
-"""The "Region growing" dock widget: labelled seed points -> ITK-style or competitive growth."""
+"""The "Region growing" dock widget: labelled seed points -> ITK-style or competitive growth.
+
+Seeds live in a Points layer linked to the image layer itself (through its metadata, so renaming
+the image keeps them). Opening the dock changes no layer and no mode: the canvas takes seed
+clicks only while "Add seeds" is pressed. Results go under the seeds, in the seeds' colours, and
+never take the active layer away from them.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+import weakref
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, SpinBox
+from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, LineEdit, PushButton, SpinBox
 from napari.layers import Labels, Points
 from qtpy.QtCore import QTimer
 
+from .._layer_style import PALETTE, labels_style
 from ..core.cleanup import paint_labels
 from ..core.geometry import voxel_volume
-from ._common import layer_choices
+from ..core.region_growing import shrunken_labels
+from ._common import Section, layer_choices
+from ._dock import ScrollDock
 from ._layers import current_slice_index, find_layer, points_to_indices, write_output
 from ._worker import RunControls, run_generator
 
@@ -39,24 +51,83 @@ _FIELDS = {
     "neighborhood": {"auto_range", "lower", "upper", "radius", "max_fraction"},
 }
 _RERUN_DELAY_MS = 300
+#: metadata key of a seeds Points layer: the image layer it belongs to
+SEEDS_OF = "napari_segtools_seeds_of"
+#: a label that loses more than this fraction of its voxels in one run is reported
+MAX_LOSS_FRACTION = 0.8
+_MAX_LABEL = 255
 
 
-class RegionGrowingWidget(Container):
-    """Grow regions from seed points placed in a Points layer the widget creates for the image."""
+def segment_color(label: int) -> str:
+    """Return the colour of segment ``label``: the same in the result layer and on its seeds."""
+    return PALETTE[(int(label) - 1) % len(PALETTE)]
+
+
+def segment_name(names: dict[int, str], label: int) -> str:
+    """Return the user's name of segment ``label``, else ``"segment <label>"``."""
+    return names.get(int(label)) or f"segment {int(label)}"
+
+
+@dataclass(frozen=True)
+class _Grown:
+    """What the worker hands back: the full output volume and what changed in the block."""
+
+    data: np.ndarray
+    counts: dict[int, int]
+    lost: dict[int, tuple[int, int]]
+    present: tuple[int, ...]
+
+
+def _grow_and_paint(gen, previous, shape, lead, method, label, seed_labels):
+    """Run a core growth generator, then paint its result into the output volume (in the worker).
+
+    ``previous`` is the output layer's data (or ``None``); only the block at ``lead`` changes.
+    """
+    result = yield from gen
+    out = np.zeros(shape, np.uint8) if previous is None else np.array(previous, copy=True)
+    before = np.array(out[lead], copy=True)
+    source = result if method == "competitive" else np.where(result, label, 0)
+    out[lead] = paint_labels(out[lead], source, mode="replace")
+    values = np.bincount(np.asarray(source, np.int64).ravel())
+    counts = {int(k): int(values[k]) for k in np.flatnonzero(values) if k}
+    if method != "competitive" and not counts:
+        counts = {int(label): 0}
+    lost = shrunken_labels(
+        before, out[lead], labels=seed_labels, max_loss_fraction=MAX_LOSS_FRACTION
+    )
+    present = tuple(int(k) for k in np.flatnonzero(np.bincount(out.ravel())) if k)
+    return _Grown(out, counts, lost, present)
+
+
+class RegionGrowingWidget(ScrollDock):
+    """Grow regions from seed points placed in a Points layer that belongs to the image."""
 
     def __init__(self, viewer: napari.viewer.Viewer):
         self.viewer = viewer
         self.worker = None
         self._watched: set[int] = set()
+        #: seeds layers this widget created (removed on close while still empty)
+        self._created: list[weakref.ref] = []
         self.image = ComboBox(
             label="Image", choices=self._image_choices, tooltip="Image layer to segment"
         )
+        self.add_seeds = PushButton(
+            text="Add seeds",
+            tooltip="While pressed, clicks on the image add seeds of the label below; "
+            "press again to pan and zoom",
+        )
+        self.add_seeds.native.setCheckable(True)
         self.seed_label = SpinBox(
             label="Seed label",
             value=1,
             min=1,
-            max=255,
+            max=_MAX_LABEL,
             tooltip="Label of the next seed point you click; each label is one segment",
+        )
+        self.segment = LineEdit(
+            label="Segment name",
+            value="",
+            tooltip="Name of this label's segment, shown on hover (default 'segment <label>')",
         )
         self.method = ComboBox(
             label="Method",
@@ -143,16 +214,17 @@ class RegionGrowingWidget(Container):
             tooltip="Competitive: grow again shortly after seeds are added, moved or deleted",
         )
         self.controls = RunControls("Run")
-        #: the dock's status line (shared with the run controls); bad seeds, ranges and the leak
-        #: guard are the user's to fix and show there inline
+        #: the dock's status line (shared with the run controls); bad seeds, ranges, the leak
+        #: guard and collapsed labels are the user's to fix and show there inline
         self.status = self.controls.status
-        super().__init__(
-            widgets=[
-                self.image,
-                self.seed_label,
+        self.seeds_section = Section(
+            "Seeds", [self.image, self.add_seeds, self.seed_label, self.segment]
+        )
+        self.method_section = Section(
+            "Method",
+            [
                 self.method,
                 self.mode,
-                self.connectivity,
                 self.auto_range,
                 self.lower,
                 self.upper,
@@ -160,23 +232,28 @@ class RegionGrowingWidget(Container):
                 self.multiplier,
                 self.iterations,
                 self.sigma_mm,
-                self.max_fraction,
                 self.auto_update,
-                self.controls,
-            ]
+            ],
+        )
+        self.advanced = Section("Advanced", [self.connectivity, self.max_fraction], expanded=False)
+        super().__init__(
+            [self.seeds_section, self.method_section, self.advanced, self.controls],
+            on_close=self._on_close,
         )
         self._timer = QTimer(self.native)  # stops with the widget
         self._timer.setSingleShot(True)
         self._timer.setInterval(_RERUN_DELAY_MS)
         self._timer.timeout.connect(self._auto_run)
         self.image.changed.connect(self._on_image)
+        self.add_seeds.native.toggled.connect(self._on_add_seeds)
         self.seed_label.changed.connect(self._on_label)
+        self.segment.changed.connect(self._on_segment_name)
         self.method.changed.connect(self._on_method)
         self.mode.changed.connect(self.connectivity.reset_choices)
         self.auto_range.changed.connect(self._on_method)
         self.controls.run_button.changed.connect(self.run)
-        viewer.layers.events.inserted.connect(self.image.reset_choices)
-        viewer.layers.events.removed.connect(self.image.reset_choices)
+        self.connections.connect(viewer.layers.events.inserted, self.image.reset_choices)
+        self.connections.connect(viewer.layers.events.removed, self.image.reset_choices)
         self._on_method()
         self._on_image()
 
@@ -188,43 +265,115 @@ class RegionGrowingWidget(Container):
         return _CONNECTIVITY[self.mode.value]
 
     @property
-    def seeds_layer(self):
-        """The image's seed Points layer ``"<image> seeds"`` (``None`` without an image)."""
-        layer = self.image.value
-        points = None if layer is None else find_layer(self.viewer, f"{layer.name} seeds")
-        return points if isinstance(points, Points) else None
+    def seeds_layer(self) -> Points | None:
+        """The chosen image's seed Points layer (``None`` before the first seed is asked for)."""
+        image = self.image.value
+        if image is None:
+            return None
+        return next(
+            (
+                layer
+                for layer in self.viewer.layers
+                if isinstance(layer, Points) and layer.metadata.get(SEEDS_OF) is image
+            ),
+            None,
+        )
 
-    def _on_image(self, *_):
-        """Create (or reuse) and select the image's seed layer, in click-to-add mode."""
-        layer = self.image.value
-        if layer is None:
-            return
+    def ensure_seeds_layer(self) -> Points | None:
+        """Return the image's seeds layer, creating it (empty, above the image) if needed."""
+        image = self.image.value
+        if image is None:
+            return None
         points = self.seeds_layer
         if points is None:
-            with warnings.catch_warnings():  # integer labels colour by cycle, as wanted
+            active = self.viewer.layers.selection.active
+            with warnings.catch_warnings():  # integer labels are categories here, as wanted
                 warnings.filterwarnings("ignore", "Feature 'label' looks like categorical")
-                points = self.viewer.add_points(
-                    np.empty((0, layer.ndim)),
-                    name=f"{layer.name} seeds",
-                    ndim=layer.ndim,
-                    scale=layer.scale,
-                    translate=layer.translate,
-                    features={"label": np.array([], dtype=int)},
-                    feature_defaults={"label": self.seed_label.value},
-                    face_color="label",
-                    size=max(layer.data.shape[-2:]) / 60,
-                )
+                points = self._add_seeds_layer(image)
+            self._created.append(weakref.ref(points))
+            if active is not None and not self.add_seeds.value:
+                self.viewer.layers.selection.active = active
+        self._watch(points)
+        return points
+
+    def _add_seeds_layer(self, image) -> Points:
+        return self.viewer.add_points(
+            np.empty((0, image.ndim)),
+            name=f"{image.name} seeds",
+            ndim=image.ndim,
+            scale=image.scale,
+            translate=image.translate,
+            features={"label": np.array([], dtype=int)},
+            feature_defaults={"label": self.seed_label.value},
+            face_color="label",
+            face_color_cycle={
+                "colormap": {k: segment_color(k) for k in range(1, _MAX_LABEL + 1)},
+                "fallback_color": list(PALETTE),
+            },
+            border_color="white",
+            size=max(image.data.shape[-2:]) / 60,
+            metadata={SEEDS_OF: image, "segment_names": {}},
+        )
+
+    def _watch(self, points: Points) -> None:
         if id(points) not in self._watched:
             self._watched.add(id(points))
-            points.events.data.connect(self._on_seeds_changed)
-        self.viewer.layers.selection.active = points
-        points.mode = "add"
+            self.connections.connect(points.events.data, self._on_seeds_changed)
+            self.connections.connect(points.events.mode, self._on_points_mode)
+
+    @property
+    def _names(self) -> dict[int, str]:
+        points = self.seeds_layer
+        return {} if points is None else points.metadata.setdefault("segment_names", {})
+
+    def _on_image(self, *_):
+        """Follow the chosen image: its seeds layer (if any) now takes the seed clicks."""
+        points = self.seeds_layer
+        if points is not None:
+            self._watch(points)
+        if self.add_seeds.value:
+            self._on_add_seeds(True)
         self._on_label()
+
+    def _on_add_seeds(self, on: bool) -> None:
+        """Pressed: select the seeds layer in add mode. Released: back to pan and zoom."""
+        if on:
+            points = self.ensure_seeds_layer()
+            if points is None:
+                self.add_seeds.native.setChecked(False)
+                self.status.refuse("Choose an image layer first.")
+                return
+            self._on_label()
+            self.viewer.layers.selection.active = points
+            points.mode = "add"
+        else:
+            points = self.seeds_layer
+            if points is not None and points.mode == "add":
+                points.mode = "pan_zoom"
+
+    def _on_points_mode(self, event):
+        """Keep the button in step when the user changes the seeds layer's mode in napari."""
+        if event.source is self.seeds_layer and str(event.source.mode) != "add":
+            with contextlib.suppress(RuntimeError):
+                self.add_seeds.native.blockSignals(True)
+                self.add_seeds.native.setChecked(False)
+                self.add_seeds.native.blockSignals(False)
 
     def _on_label(self, *_):
         points = self.seeds_layer
         if points is not None:
             points.feature_defaults = {"label": self.seed_label.value}
+        self.segment.changed.disconnect(self._on_segment_name)
+        self.segment.value = self._names.get(self.seed_label.value, "")
+        self.segment.changed.connect(self._on_segment_name)
+
+    def _on_segment_name(self, value: str) -> None:
+        if self.seeds_layer is not None:
+            names = self._names
+            if value.strip():
+                names[self.seed_label.value] = value.strip()
+            else:
+                names.pop(self.seed_label.value, None)
 
     def _on_method(self, *_):
         shown = _FIELDS[self.method.value]
@@ -252,7 +401,7 @@ class RegionGrowingWidget(Container):
         index, keep = points_to_indices(points, layer, lead)
         if points is not None and "label" in points.features:
             labels = np.asarray(points.features["label"], dtype=int)[keep]
-        else:  # a seed layer made elsewhere: every point seeds the current label
+        else:  # no seeds yet
             labels = np.full(len(index), self.seed_label.value)
         return index, labels
 
@@ -260,13 +409,16 @@ class RegionGrowingWidget(Container):
     def _on_seeds_changed(self, event):
         action = str(getattr(event, "action", "changed"))
         if (
-            action in ("added", "changed", "removed")
+            event.source is self.seeds_layer
+            and action in ("added", "changed", "removed")
             and self.method.value == "competitive"
             and self.auto_update.value
         ):
             self._timer.start()  # restarting the timer debounces bursts of edits
 
     def _auto_run(self):
+        if not self.connections.alive:
+            return
         if not self.controls.run_button.enabled:  # still busy: try again a little later
             self._timer.start()
             return
@@ -295,6 +447,7 @@ class RegionGrowingWidget(Container):
                 )
             func, args = rg.iter_grow_from_seeds, (data, seeds, labels)
             kwargs = {"spacing": spacing, "sigma_mm": self.sigma_mm.value}
+            seed_labels = np.unique(labels)
         else:
             seeds = seeds[labels == self.seed_label.value]
             if len(seeds) == 0:
@@ -304,10 +457,27 @@ class RegionGrowingWidget(Container):
             func, args, kwargs = self._single_region(rg, data, seeds)
             if func is None:
                 return None
+            seed_labels = np.array([self.seed_label.value])
         kwargs["connectivity"] = self.connectivity.value
-        on_done = partial(self._write, layer, lead, method, self.seed_label.value, spacing)
+        existing = find_layer(self.viewer, self._output_name(layer))
+        previous = (
+            existing.data
+            if isinstance(existing, Labels) and existing.data.shape == layer.data.shape
+            else None
+        )
+        label = self.seed_label.value
         self.worker = run_generator(
-            self.controls, func, *args, on_returned=on_done, title="Region growing", **kwargs
+            self.controls,
+            _grow_and_paint,
+            func(*args, **kwargs),
+            previous,
+            layer.data.shape,
+            lead,
+            method,
+            label,
+            seed_labels,
+            on_returned=partial(self._write, layer, spacing),
+            title="Region growing",
         )
         self.status.say("re-growing after the seed change..." if auto else "growing...")
         return self.worker
@@ -342,29 +512,56 @@ class RegionGrowingWidget(Container):
             return rg.iter_neighborhood_connected, (data, seeds), kwargs
         return rg.iter_connected_threshold, (data, seeds), kwargs
 
-    def _write(self, layer, lead, method, label, spacing, result):
-        """Put ``result`` into the image's output Labels layer at ``lead``; other slices stay.
+    @staticmethod
+    def _output_name(layer) -> str:
+        return f"{layer.name} region growing"
 
-        A single-label result replaces that label's earlier voxels in the block; a competitive
-        result labels every voxel of the block.
-        """
-        name = f"{layer.name} region growing"
-        existing = find_layer(self.viewer, name)
-        if isinstance(existing, Labels) and existing.data.shape == layer.data.shape:
-            out = np.array(existing.data, copy=True)
-        else:
-            out = np.zeros(layer.data.shape, dtype=np.uint8)
-        source = result if method == "competitive" else np.where(result, label, 0)
-        out[lead] = paint_labels(out[lead], source, mode="replace")
-        write_output(self.viewer, name, out, source=layer, kind="labels")
-        values, counts = np.unique(source[source > 0], return_counts=True)
-        if method != "competitive" and not len(values):
-            values, counts = np.array([label]), np.array([0])
+    def _write(self, layer, spacing, grown: _Grown):
+        """Show the grown volume under the seeds, named and coloured like the seeds."""
+        if not self.connections.alive or layer not in self.viewer.layers:
+            return
+        names = self._names
+        top = max(grown.present, default=1)
+        style = labels_style(
+            {k: segment_name(names, k) for k in range(1, top + 1)},
+        )
+        active = self.viewer.layers.selection.active
+        out = write_output(
+            self.viewer, self._output_name(layer), grown.data, source=layer, kind="labels", **style
+        )
+        points = self.seeds_layer
+        if points is not None:
+            index, below = self.viewer.layers.index(out), self.viewer.layers.index(points)
+            if index > below:
+                self.viewer.layers.move(index, below)
+        if active is not None and active in self.viewer.layers:
+            self.viewer.layers.selection.active = active
         unit = "mm^2" if len(spacing) == 2 else "mm^3"
         size = voxel_volume(spacing)
-        self.status.say(
-            "; ".join(
-                f"label {k}: {n} voxels ({n * size:.1f} {unit})"
-                for k, n in zip(values.tolist(), counts.tolist(), strict=True)
-            )
+        summary = "; ".join(
+            f"{segment_name(names, k)}: {n} voxels ({n * size:.1f} {unit})"
+            for k, n in grown.counts.items()
         )
+        if grown.lost:
+            lost = "; ".join(
+                f"{segment_name(names, k)} lost {1 - after / before:.0%} of its region "
+                f"({before} -> {after} voxels)"
+                for k, (before, after) in grown.lost.items()
+            )
+            self.status.refuse(f"{lost}: check its seeds. {summary}")
+        else:
+            self.status.say(summary)
+
+    # ----------------------------------------------------------------- closing
+    def _on_close(self) -> None:
+        """Leave the viewer as the user had it: no add mode, none of our empty seeds layers."""
+        self._timer.stop()
+        for ref in self._created:
+            points = ref()
+            if points is None or points not in self.viewer.layers:
+                continue
+            if len(points.data) == 0:
+                self.viewer.layers.remove(points)
+            elif points.mode == "add":
+                points.mode = "pan_zoom"
+        self._created.clear()

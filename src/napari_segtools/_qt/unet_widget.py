@@ -12,13 +12,14 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinBox, SpinBox
-from napari.utils.colormaps import DirectLabelColormap
+from magicgui.widgets import CheckBox, ComboBox, FileEdit, FloatSpinBox, SpinBox
 
+from .._layer_style import contrasting_colors, labels_style
 from ..core.unet._torch import TORCH_MISSING, torch_available
 from ..core.unet.package import list_models
 from ..core.unet.predict import Prediction, iter_predict, predictive_entropy
-from ._common import layer_choices
+from ._common import Section, layer_choices
+from ._dock import ScrollDock
 from ._layers import layer_to_array, write_output
 from ._worker import RunControls, run_generator
 
@@ -34,7 +35,7 @@ DEVICES = [
 ]
 
 
-class UNetWidget(Container):
+class UNetWidget(ScrollDock):
     """Segment an Image layer with a shipped or user U-Net model package."""
 
     def __init__(self, viewer: napari.viewer.Viewer):
@@ -65,11 +66,6 @@ class UNetWidget(Container):
             tooltip="Where the network runs; out-of-memory on a GPU falls back to smaller "
             "batches, then the CPU",
         )
-        self.show_advanced = CheckBox(
-            label="Advanced",
-            value=False,
-            tooltip="Show overlap, test-time augmentation and batch size",
-        )
         self.overlap = FloatSpinBox(
             label="Window overlap (fraction)",
             value=0.5,
@@ -91,7 +87,9 @@ class UNetWidget(Container):
             max=64,
             tooltip="Windows per forward pass; halved automatically on out-of-memory",
         )
-        self.advanced = Container(widgets=[self.overlap, self.tta, self.batch_size], visible=False)
+        self.advanced = Section(
+            "Advanced", [self.device, self.overlap, self.tta, self.batch_size], expanded=False
+        )
         self.probabilities = CheckBox(
             label="Probability layers",
             value=False,
@@ -103,25 +101,14 @@ class UNetWidget(Container):
             tooltip="Add the normalised entropy of the class probabilities (0 certain, 1 uniform)",
         )
         self.controls = RunControls("Run")
-        super().__init__(
-            widgets=[
-                self.image,
-                self.model,
-                self.model_file,
-                self.device,
-                self.show_advanced,
-                self.advanced,
-                self.probabilities,
-                self.uncertainty,
-                self.controls,
-            ]
-        )
+        self.inputs = Section("Image and model", [self.image, self.model, self.model_file])
+        self.outputs = Section("Extra outputs", [self.probabilities, self.uncertainty])
+        super().__init__([self.inputs, self.outputs, self.advanced, self.controls])
         self.model.changed.connect(self._on_model)
         self._on_model(self.model.value)
-        self.show_advanced.changed.connect(lambda on: setattr(self.advanced, "visible", on))
         self.controls.run_button.changed.connect(self.run)
-        viewer.layers.events.inserted.connect(self.image.reset_choices)
-        viewer.layers.events.removed.connect(self.image.reset_choices)
+        self.connections.connect(viewer.layers.events.inserted, self.image.reset_choices)
+        self.connections.connect(viewer.layers.events.removed, self.image.reset_choices)
         if not torch_available():
             self.controls.status.refuse(TORCH_MISSING)
             self.controls.run_button.enabled = False
@@ -163,19 +150,16 @@ class UNetWidget(Container):
         )
 
     def _show(self, layer, result: Prediction):
+        if not self.connections.alive or layer not in self.viewer.layers:
+            return
         probs, config = result.probabilities, result.config
         labels = result.labels
-        colors = {None: "transparent", 0: "transparent"}
-        colors.update({k: c for k, c in enumerate(config.class_colors) if k})
-        features = {"index": np.arange(len(config.class_names)), "class": list(config.class_names)}
+        names = dict(enumerate(config.class_names))
+        names.pop(0, None)
+        style = labels_style(names, colors=contrasting_colors(config.class_colors))
+        style["features"]["class"] = list(style["features"]["name"])  # the model's own word
         write_output(
-            self.viewer,
-            f"{layer.name} U-Net",
-            labels,
-            source=layer,
-            kind="labels",
-            colormap=DirectLabelColormap(color_dict=colors),
-            features=features,
+            self.viewer, f"{layer.name} U-Net", labels, source=layer, kind="labels", **style
         )
         if self.probabilities.value:
             for k, name in enumerate(config.class_names[1:], start=1):

@@ -410,7 +410,8 @@ def _register_all(plan: _Plan, counter: _ProgressCounter) -> ProgressGenerator[l
             )
             for i, atlas in enumerate(plan.atlases)
         ]
-        yield Progress(0, counter.total, f"registering {len(plan.atlases)} atlas(es)")
+        last = Progress(0, counter.total, f"registering {len(plan.atlases)} atlas(es)")
+        yield last
         while True:
             finished = all(f.done() for f in futures)
             try:
@@ -418,8 +419,10 @@ def _register_all(plan: _Plan, counter: _ProgressCounter) -> ProgressGenerator[l
             except queue.Empty:
                 if finished:
                     break
+                yield last  # a heartbeat: Cancel takes effect even while ITK reports nothing
                 continue
-            yield counter.update(*report)
+            last = counter.update(*report)
+            yield last
         return [f.result() for f in futures]
 
 

@@ -12,7 +12,7 @@ key that :func:`napari_segtools.metrics.evaluate` raises on it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -42,6 +42,8 @@ class PitfallCase:
     prediction_offset : tuple of float
         Physical position (mm) of the prediction's first pixel centre relative to the
         reference's; non-zero only when the grids differ.
+    title : str
+        A short heading for the case picker ("Small structures: one pixel matters").
     """
 
     name: str
@@ -52,6 +54,7 @@ class PitfallCase:
     reference_spacing: Spacing = (1.0, 1.0)
     prediction_spacing: Spacing = (1.0, 1.0)
     prediction_offset: tuple[float, ...] = (0.0, 0.0)
+    title: str = ""
 
     @property
     def same_grid(self) -> bool:
@@ -332,6 +335,26 @@ def _shared_dice_cases() -> list[PitfallCase]:
     ]
 
 
+#: the picker's heading of each case, by case name
+TITLES = {
+    "size": "Small structures: one pixel matters",
+    "shape": "Thin shapes: Dice misses a broken branch",
+    "alignment": "Misalignment: right size, wrong place",
+    "holes": "Holes: Dice barely notices them",
+    "annotation noise": "Annotation noise: stray clicks set the Hausdorff distance",
+    "empty reference": "Empty reference: metrics are undefined",
+    "empty prediction": "Empty prediction: a complete miss",
+    "resolution": "Resolution: the same circle on two grids",
+    "anisotropy": "Anisotropic pixels: report distances in mm",
+    "over-segmentation": "Over-segmentation by one pixel layer",
+    "under-segmentation": "Under-segmentation by one pixel layer",
+    **{
+        f"DSC 0.6 {kind}": f"Dice 0.6, {kind}: same overlap, different error"
+        for kind in ("shifted", "smaller", "larger", "holed", "spurious")
+    },
+}
+
+
 def pitfall_cases() -> tuple[PitfallCase, ...]:
     """Build every case of the gallery (about 0.1 s).
 
@@ -345,8 +368,10 @@ def pitfall_cases() -> tuple[PitfallCase, ...]:
     >>> cases = pitfall_cases()
     >>> [c.name for c in cases][:3]
     ['size', 'shape', 'alignment']
+    >>> cases[0].title
+    'Small structures: one pixel matters'
     """
-    return (
+    cases = (
         _small_structure(),
         _thin_shape(),
         _misalignment(),
@@ -360,3 +385,4 @@ def pitfall_cases() -> tuple[PitfallCase, ...]:
         _one_layer(grow=False),
         *_shared_dice_cases(),
     )
+    return tuple(replace(case, title=TITLES.get(case.name, case.name)) for case in cases)

@@ -35,6 +35,7 @@ __all__ = [
     "iter_grow_from_seeds",
     "iter_neighborhood_connected",
     "neighborhood_connected",
+    "shrunken_labels",
 ]
 
 
@@ -447,3 +448,69 @@ def neighborhood_connected(
             max_fraction=max_fraction,
         )
     )
+
+
+def shrunken_labels(
+    before: ArrayLike,
+    after: ArrayLike,
+    *,
+    labels: ArrayLike | None = None,
+    max_loss_fraction: float = 0.8,
+) -> dict[int, tuple[int, int]]:
+    """Find labels that lost most of their region between two label images.
+
+    A seed moved across an edge can make competitive growth give a neighbouring label almost
+    all of another label's voxels; this names the labels that collapsed so the user is told.
+
+    Parameters
+    ----------
+    before, after : int ndarray, same shape
+        The label image before and after the change (0 = background).
+    labels : array of int, optional
+        Labels to check (e.g. those that still have seeds); default every label in ``before``.
+    max_loss_fraction : float
+        Report a label whose voxel count fell by more than this fraction of its previous count
+        (0-1); a label that vanished always counts.
+
+    Returns
+    -------
+    dict of int to (int, int)
+        ``{label: (voxels before, voxels after)}`` for every label that shrank too much, in
+        label order; empty when none did.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ or ``max_loss_fraction`` is not in [0, 1].
+
+    Examples
+    --------
+    >>> before = np.array([1, 1, 1, 1, 1, 1, 2, 2, 2, 2])
+    >>> after = np.array([1, 2, 2, 2, 2, 2, 2, 2, 2, 2])
+    >>> shrunken_labels(before, after)
+    {1: (6, 1)}
+    >>> shrunken_labels(before, after, max_loss_fraction=0.9)
+    {}
+    """
+    old = np.asarray(before)
+    new = np.asarray(after)
+    if old.shape != new.shape:
+        raise ValueError(
+            f"`before` and `after` must have the same shape; got {old.shape} and {new.shape}"
+        )
+    if not 0.0 <= float(max_loss_fraction) <= 1.0:
+        raise ValueError(f"`max_loss_fraction` must be in [0, 1]; got {max_loss_fraction!r}")
+    old = old.astype(np.int64, copy=False).ravel()
+    new = new.astype(np.int64, copy=False).ravel()
+    size = int(max(old.max(initial=0), new.max(initial=0))) + 1
+    count_before = np.bincount(old[old > 0], minlength=size)
+    count_after = np.bincount(new[new > 0], minlength=size)
+    wanted = np.flatnonzero(count_before) if labels is None else np.unique(np.asarray(labels))
+    lost: dict[int, tuple[int, int]] = {}
+    for label in wanted.tolist():
+        if not 0 < label < size:
+            continue
+        n_before, n_after = int(count_before[label]), int(count_after[label])
+        if n_before and (n_after == 0 or n_after < (1.0 - max_loss_fraction) * n_before):
+            lost[label] = (n_before, n_after)
+    return lost

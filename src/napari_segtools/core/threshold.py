@@ -15,7 +15,7 @@ from numpy.typing import ArrayLike
 
 from ._deprecate import renamed_keywords
 from ._types import Progress, ProgressGenerator, run_to_completion
-from ._validate import check_image, check_spacing
+from ._validate import check_image, check_mask, check_same_shape, check_spacing
 
 #: automatic global methods understood by :func:`auto_threshold`
 METHODS = ("otsu", "multiotsu", "li", "yen", "triangle", "isodata", "mean", "minimum")
@@ -167,7 +167,9 @@ def threshold_labels(
     return (np.digitize(arr, bounds) + first_label).astype(dtype)
 
 
-def iter_histogram(image: ArrayLike, *, nbins: int = 256) -> ProgressGenerator[Histogram]:
+def iter_histogram(
+    image: ArrayLike, *, nbins: int = 256, mask: ArrayLike | None = None
+) -> ProgressGenerator[Histogram]:
     """Compute :func:`image_histogram`, yielding one :class:`Progress` per chunk of voxels.
 
     Parameters and result as :func:`image_histogram`; the generator returns the histogram.
@@ -182,7 +184,14 @@ def iter_histogram(image: ArrayLike, *, nbins: int = 256) -> ProgressGenerator[H
     arr = check_image(image, ndims=(2, 3, 4))
     if nbins < 2:
         raise ValueError(f"`nbins` must be >= 2; got {nbins}")
-    flat = arr.reshape(-1)
+    if mask is None:
+        flat = arr.reshape(-1)
+    else:
+        inside = check_mask(mask, "mask", ndims=(arr.ndim,))
+        check_same_shape(arr, inside, ("image", "mask"))
+        flat = arr[inside]
+        if flat.size == 0:
+            raise ValueError("`mask` selects no voxel; nothing to count")
     lo, hi = flat.min(), flat.max()
     if lo == hi:
         yield Progress(1, 1, "histogram")
@@ -216,7 +225,9 @@ def iter_histogram(image: ArrayLike, *, nbins: int = 256) -> ProgressGenerator[H
     return Histogram(counts, centers, total / flat.size, bool(exact), float(lo), float(hi))
 
 
-def image_histogram(image: ArrayLike, *, nbins: int = 256) -> Histogram:
+def image_histogram(
+    image: ArrayLike, *, nbins: int = 256, mask: ArrayLike | None = None
+) -> Histogram:
     """Count the voxels: one bin per value for integer images, else ``nbins`` equal bins.
 
     Parameters
@@ -226,6 +237,9 @@ def image_histogram(image: ArrayLike, *, nbins: int = 256) -> Histogram:
     nbins : int
         Number of equal bins between min and max for float images (and for integer images that
         span more than 65,536 values).
+    mask : bool ndarray of ``image.shape``, optional
+        Count only the voxels inside (for example :func:`body_mask`, so that the air around a
+        patient does not dominate the automatic thresholds).
 
     Returns
     -------
@@ -234,15 +248,83 @@ def image_histogram(image: ArrayLike, *, nbins: int = 256) -> Histogram:
     Raises
     ------
     ValueError
-        If ``nbins < 2`` or the image holds NaN or infinite values.
+        If ``nbins < 2``, the image holds NaN or infinite values, or ``mask`` has another shape
+        or selects nothing.
 
     Examples
     --------
     >>> hist = image_histogram(np.array([[0.0, 0.5, 1.0, 1.0]]), nbins=2)
     >>> hist.counts.tolist(), hist.centers.tolist()
     ([1, 3], [0.25, 0.75])
+    >>> image_histogram(np.array([[0, 7, 9]]), mask=np.array([[0, 1, 1]])).low
+    7.0
     """
-    return run_to_completion(iter_histogram(image, nbins=nbins))
+    return run_to_completion(iter_histogram(image, nbins=nbins, mask=mask))
+
+
+def iter_body_mask(image: ArrayLike) -> ProgressGenerator[np.ndarray]:
+    """Compute :func:`body_mask`, yielding one :class:`Progress` per stage.
+
+    Parameters, result and errors as :func:`body_mask`.
+
+    Examples
+    --------
+    >>> [e.message for e in iter_body_mask(np.eye(4))]
+    ['histogram', 'foreground', 'largest component', 'fill holes']
+    """
+    from scipy import ndimage as ndi
+
+    arr = check_image(image)
+    hist = yield from iter_histogram(arr)
+    if len(hist.counts) < 2:
+        raise ValueError(f"the image holds a single value ({hist.low}); it has no body")
+    from skimage import filters
+
+    level = float(filters.threshold_otsu(hist=(hist.counts, hist.centers)))
+    yield Progress(0, 3, "foreground")
+    labels, n = ndi.label(arr > level)
+    yield Progress(1, 3, "largest component")
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    body = labels == int(np.argmax(sizes))
+    del labels
+    yield Progress(2, 3, "fill holes")
+    return ndi.binary_fill_holes(body)
+
+
+def body_mask(image: ArrayLike) -> np.ndarray:
+    """Return the body: the largest bright connected component, its holes filled.
+
+    Foreground is ``image > Otsu(image)`` (on CT this separates the patient from the air around
+    it); the largest face-connected component of it is kept (the table and noise go) and its
+    enclosed holes are filled (the dark inside of the skull, the lungs). The histogram of the
+    voxels inside is what an automatic threshold should split when the question is about
+    tissues: on a head CT the air outside dominates the whole image's histogram.
+
+    Parameters
+    ----------
+    image : (Y, X) or (Z, Y, X) ndarray
+        Finite intensities; the body is brighter than its surroundings.
+
+    Returns
+    -------
+    body : bool ndarray of ``image.shape``
+
+    Raises
+    ------
+    ValueError
+        If the image is constant.
+
+    Examples
+    --------
+    >>> image = np.zeros((7, 7)); image[1:6, 1:6] = 10; image[3, 3] = 0; image[0, 0] = 9
+    >>> body = body_mask(image)
+    >>> int(body.sum()), bool(body[3, 3]), bool(body[0, 0])
+    (25, True, False)
+    >>> auto_threshold(image, method="mean", mask=body)  # the hole counts, the corner does not
+    9.6
+    """
+    return run_to_completion(iter_body_mask(image))
 
 
 def _li(hist: Histogram) -> float:
@@ -363,7 +445,12 @@ def threshold_from_histogram(
 
 
 def auto_threshold(
-    image: ArrayLike, *, method: str = "otsu", classes: int = 3, nbins: int = 256
+    image: ArrayLike,
+    *,
+    method: str = "otsu",
+    classes: int = 3,
+    nbins: int = 256,
+    mask: ArrayLike | None = None,
 ) -> float | tuple[float, ...]:
     """Compute an automatic global threshold of an image.
 
@@ -377,6 +464,10 @@ def auto_threshold(
         Number of classes for "multiotsu" (2 to 5).
     nbins : int
         Histogram bins for float images.
+    mask : bool ndarray of ``image.shape``, optional
+        Compute the threshold from the voxels inside only, e.g. ``mask=body_mask(image)``: on a
+        head CT, Yen's threshold of the body finds bone (about 170 HU) where the whole image's
+        Otsu threshold (about -400 HU) only separates air from the head.
 
     Returns
     -------
@@ -402,7 +493,7 @@ def auto_threshold(
     >>> auto_threshold(np.array([[0, 0, 10, 10]], dtype=np.uint8))
     0.0
     """
-    hist = image_histogram(image, nbins=nbins)
+    hist = image_histogram(image, nbins=nbins, mask=mask)
     return threshold_from_histogram(hist, method=method, classes=classes)
 
 

@@ -21,7 +21,10 @@ from ._validate import check_spacing
 from .cleanup import Step, iter_clean_mask, paint_labels
 from .threshold import (
     METHODS,
+    Histogram,
     block_size_voxels,
+    iter_body_mask,
+    iter_histogram,
     iter_local_threshold,
     threshold_labels,
     threshold_mask,
@@ -29,6 +32,8 @@ from .threshold import (
 
 #: methods of :class:`ThresholdSettings`: a manual range, the automatic ones, a local threshold
 SETTINGS_METHODS = ("manual", *METHODS, "local")
+#: where automatic methods take their histogram from (see :func:`iter_histograms`)
+HISTOGRAM_FROM = ("image", "body", "mask")
 #: gaussian filters reach this many sigmas (scipy's default ``truncate``)
 _TRUNCATE = 4.0
 
@@ -40,7 +45,8 @@ class ThresholdSettings:
     Attributes
     ----------
     method : str
-        One of :data:`SETTINGS_METHODS`. "multiotsu" gives class labels from ``thresholds``;
+        One of :data:`SETTINGS_METHODS`. "multiotsu" gives class labels from ``thresholds``
+        (the darkest class is background and gets no label);
         "local" keeps the voxels in ``[lower, upper]`` above the local threshold; every other
         method (an automatic one has already filled in the range) keeps ``[lower, upper]``.
     lower, upper : float
@@ -75,8 +81,8 @@ class ThresholdSettings:
 
     @property
     def n_labels(self) -> int:
-        """Number of labels a segmentation writes (classes for multi-Otsu, else 1)."""
-        return len(self.thresholds) + 1 if self.method == "multiotsu" else 1
+        """Number of labels a segmentation writes (classes above the darkest for multi-Otsu, else 1)."""
+        return len(self.thresholds) if self.method == "multiotsu" else 1
 
 
 def iter_threshold_segment(
@@ -100,7 +106,11 @@ def iter_threshold_segment(
     spacing = check_spacing(spacing, data.ndim)
     if settings.method == "multiotsu":
         yield Progress(0, 1, "multi-Otsu classes")
-        return threshold_labels(data, settings.thresholds, first_label=first_label)
+        # class 0 (the darkest: air, background) stays 0; class i >= 1 gets first_label + i - 1
+        classes = threshold_labels(data, settings.thresholds, first_label=first_label)
+        classes[classes == first_label] = 0
+        classes[classes > 0] -= 1
+        return classes
     mask = threshold_mask(data, lower=settings.lower, upper=settings.upper)
     if settings.method == "local":
         local = yield from iter_local_threshold(
@@ -129,7 +139,7 @@ def threshold_segment(
     spacing : sequence of float
         Voxel size in mm, numpy axis order (used by the local threshold).
     first_label : int
-        Label of the darkest multi-Otsu class.
+        Label of the second-darkest multi-Otsu class (the darkest one is background, 0).
 
     Returns
     -------
@@ -143,9 +153,9 @@ def threshold_segment(
 
     Examples
     --------
-    >>> settings = ThresholdSettings("multiotsu", lower=0, upper=9, thresholds=(5.0,))
-    >>> threshold_segment(np.array([[1, 7]]), settings=settings, spacing=(1, 1), first_label=3)
-    array([[3, 4]], dtype=uint8)
+    >>> settings = ThresholdSettings("multiotsu", lower=0, upper=9, thresholds=(3.0, 6.0))
+    >>> threshold_segment(np.array([[1, 4, 7]]), settings=settings, spacing=(1, 1), first_label=3)
+    array([[0, 3, 4]], dtype=uint8)
     """
     return run_to_completion(
         iter_threshold_segment(image, settings=settings, spacing=spacing, first_label=first_label)
@@ -202,7 +212,7 @@ def threshold_slice(
     spacing : sequence of float
         Voxel size in mm of the volume, numpy axis order (3 values).
     first_label : int
-        Label of the darkest multi-Otsu class.
+        Label of the second-darkest multi-Otsu class (the darkest one is background).
 
     Returns
     -------
@@ -238,6 +248,88 @@ def threshold_slice(
     return threshold_segment(slab, settings=settings, spacing=spacing)[index - z0]
 
 
+def iter_threshold_labels(
+    image: ArrayLike,
+    *,
+    settings: ThresholdSettings,
+    spacing: Sequence[float],
+    steps: Sequence[Step] = (),
+    first_label: int = 1,
+) -> ProgressGenerator[np.ndarray]:
+    """Compute :func:`threshold_labels_cleaned`, yielding :class:`Progress` events.
+
+    Parameters, result and errors as :func:`threshold_labels_cleaned`.
+
+    Examples
+    --------
+    >>> settings = ThresholdSettings("manual", lower=5, upper=9)
+    >>> [e.message for e in iter_threshold_labels(np.eye(2), settings=settings, spacing=(1, 1))]
+    ['threshold', 'clean-up done']
+    """
+    data = np.asarray(image)
+    result = yield from iter_threshold_segment(
+        data, settings=settings, spacing=spacing, first_label=first_label
+    )
+    labels = np.zeros(data.shape, np.uint16)
+    for value in range(first_label, first_label + settings.n_labels):
+        mask = result if result.dtype == bool else result == value
+        cleaned = yield from iter_clean_mask(mask, spacing=spacing, steps=steps)
+        labels[cleaned] = value
+    return labels
+
+
+def threshold_labels_cleaned(
+    image: ArrayLike,
+    *,
+    settings: ThresholdSettings,
+    spacing: Sequence[float],
+    steps: Sequence[Step] = (),
+    first_label: int = 1,
+) -> np.ndarray:
+    """Threshold an image and clean each label up: the labels an Apply paints.
+
+    The Threshold dock's live preview shows this result (on the slice in view), so the preview
+    and the written labels are the same voxels, clean-up included.
+
+    Parameters
+    ----------
+    image : (Y, X) or (Z, Y, X) ndarray
+        Intensities.
+    settings : ThresholdSettings
+        What to segment.
+    spacing : sequence of float
+        Voxel size in mm, numpy axis order.
+    steps : sequence of (name, params)
+        Clean-up run on each label's mask (see :func:`~napari_segtools.core.cleanup.clean_mask`).
+    first_label : int
+        Label of the mask, or of the lowest painted multi-Otsu class.
+
+    Returns
+    -------
+    labels : uint16 ndarray of ``image.shape``
+        0 where nothing is written.
+
+    Raises
+    ------
+    ValueError
+        Bad settings or clean-up steps.
+
+    Examples
+    --------
+    >>> settings = ThresholdSettings("manual", lower=5, upper=9)
+    >>> steps = [("remove_small", {"min_size_mm3": 2.0})]
+    >>> threshold_labels_cleaned(
+    ...     np.array([[7, 0, 7, 7]]), settings=settings, spacing=(1, 1), steps=steps
+    ... ).tolist()
+    [[0, 0, 1, 1]]
+    """
+    return run_to_completion(
+        iter_threshold_labels(
+            image, settings=settings, spacing=spacing, steps=steps, first_label=first_label
+        )
+    )
+
+
 def iter_threshold_into_labels(
     image: ArrayLike,
     target: ArrayLike,
@@ -262,16 +354,9 @@ def iter_threshold_into_labels(
     >>> [e.message for e in gen]
     ['threshold', 'clean-up done']
     """
-    data = np.asarray(image)
-    result = yield from iter_threshold_segment(
-        data, settings=settings, spacing=spacing, first_label=first_label
+    source = yield from iter_threshold_labels(
+        image, settings=settings, spacing=spacing, steps=steps, first_label=first_label
     )
-    source = np.zeros(data.shape, np.uint16)
-    values = range(first_label, first_label + settings.n_labels)
-    for value in values:
-        mask = result if result.dtype == bool else result == value
-        cleaned = yield from iter_clean_mask(mask, spacing=spacing, steps=steps)
-        source[cleaned] = value
     return paint_labels(target, source, mode=mode, inside_label=inside_label)
 
 
@@ -302,7 +387,7 @@ def threshold_into_labels(
         Clean-up run on each label's mask (see :func:`~napari_segtools.core.cleanup.clean_mask`
         and :meth:`~napari_segtools.core.cleanup.CleanupSettings.steps`).
     first_label : int
-        Label written for the mask, or for the darkest multi-Otsu class.
+        Label written for the mask, or for the lowest painted multi-Otsu class.
     mode : {"all", "empty", "inside", "replace"}
         Where labels may be written, as :func:`~napari_segtools.core.cleanup.paint_labels`.
     inside_label : int, optional
@@ -338,3 +423,61 @@ def threshold_into_labels(
             inside_label=inside_label,
         )
     )
+
+
+def iter_histograms(
+    image: ArrayLike, *, histogram_from: str = "image", mask: ArrayLike | None = None
+) -> ProgressGenerator[tuple[Histogram, Histogram]]:
+    """Histogram the whole image and the voxels an automatic threshold should split.
+
+    Parameters
+    ----------
+    image : (Y, X) or (Z, Y, X) ndarray
+        Finite intensities.
+    histogram_from : {"image", "body", "mask"}
+        The whole image; the body (:func:`~napari_segtools.core.threshold.body_mask`: the
+        largest bright component, holes filled), so the air around a patient does not dominate;
+        or the non-zero voxels of ``mask``.
+    mask : ndarray of ``image.shape``, optional
+        Required for ``histogram_from="mask"``.
+
+    Returns
+    -------
+    whole, source : Histogram
+        The image's histogram (its range bounds the dock's slider) and the one the automatic
+        methods use (the same object for "image").
+
+    Raises
+    ------
+    ValueError
+        Unknown ``histogram_from``, a missing or mismatched mask, a mask or body with no voxel.
+
+    Examples
+    --------
+    >>> from napari_segtools.core._types import run_to_completion
+    >>> image = np.zeros((6, 6), np.int16); image[1:5, 1:5] = 40; image[2, 2] = 60
+    >>> whole, body = run_to_completion(iter_histograms(image, histogram_from="body"))
+    >>> int(whole.counts.sum()), int(body.counts.sum()), body.low
+    (36, 16, 40.0)
+    """
+    if histogram_from not in HISTOGRAM_FROM:
+        raise ValueError(
+            f"`histogram_from` must be one of {', '.join(HISTOGRAM_FROM)}; got {histogram_from!r}"
+        )
+    data = np.asarray(image)
+    whole = yield from iter_histogram(data)
+    if histogram_from == "image":
+        return whole, whole
+    if histogram_from == "body":
+        inside = yield from iter_body_mask(data)
+    elif mask is None:
+        raise ValueError("`histogram_from='mask'` needs a mask; choose a Labels layer")
+    else:
+        inside = np.asarray(mask)
+        if inside.shape != data.shape:
+            raise ValueError(
+                f"the mask has shape {inside.shape} but the image has shape {data.shape}; "
+                "choose a mask on the same grid"
+            )
+    source = yield from iter_histogram(data, mask=inside)
+    return whole, source

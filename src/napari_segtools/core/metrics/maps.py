@@ -7,7 +7,7 @@ tests get the same arrays.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -16,6 +16,8 @@ from .surface import SurfaceDistances, compute_surface_distances
 
 #: Error-map value -> meaning.
 ERROR_MAP_VALUES = {0: "background", 1: "true positive", 2: "false positive", 3: "false negative"}
+#: Error-map value -> the short name shown on hover and in the legend.
+ERROR_MAP_NAMES = {1: "TP", 2: "FP", 3: "FN"}
 
 
 def error_map(
@@ -94,12 +96,77 @@ class BoundaryOverlay:
         Voxel coordinates (reference grid) of the element farthest from the other boundary.
     hd : float
         The Hausdorff distance (mm, or voxels without spacing).
+    hd_partner : tuple of float
+        Voxel coordinates of the element of the other boundary nearest to ``hd_location``:
+        the other end of the Hausdorff distance.
+    hd_side : {"reference", "prediction"}
+        The boundary ``hd_location`` lies on.
+    distance_map : float32 ndarray or None
+        Shaped like the label images: each reference boundary voxel holds its distance to the
+        prediction's boundary, each prediction boundary voxel its distance to the reference's
+        (the larger where a voxel is on both), NaN elsewhere; see :func:`boundary_distance_map`.
     """
 
     label: int
     distances: SurfaceDistances
     hd_location: tuple[float, ...]
     hd: float
+    hd_partner: tuple[float, ...] = ()
+    hd_side: str = "reference"
+    distance_map: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+
+def boundary_distance_map(distances: SurfaceDistances, shape: Sequence[int]) -> np.ndarray:
+    """Paint both directed boundary distances into one image, NaN off the boundaries.
+
+    Reference boundary elements carry their distance to the prediction, prediction boundary
+    elements their distance to the reference, so a structure the prediction missed shows on
+    the reference's boundary and a spurious one on the prediction's. Surfel elements sit on
+    voxel corners and are drawn on the voxel at the rounded position; where several elements
+    fall on one voxel the largest distance is kept.
+
+    Parameters
+    ----------
+    distances : SurfaceDistances
+        Both directed distance sets with element positions (voxel coordinates).
+    shape : sequence of int
+        Shape of the label images.
+
+    Returns
+    -------
+    float32 ndarray
+        Distances (mm, or voxels without spacing) on boundary voxels, NaN elsewhere.
+
+    Examples
+    --------
+    >>> ref = np.zeros((1, 6), bool); ref[0, 1:3] = True
+    >>> pred = np.zeros((1, 6), bool); pred[0, 1:3] = True; pred[0, 5] = True
+    >>> sd = compute_surface_distances(ref, pred, spacing=(1.0, 1.0))
+    >>> boundary_distance_map(sd, ref.shape).tolist()
+    [[nan, 0.0, 0.0, nan, nan, 3.0]]
+    """
+    out = np.full(tuple(shape), np.nan, np.float32)
+    upper = np.asarray(shape) - 1
+    for points, values in (
+        (distances.points_ref, distances.distances_ref_to_pred),
+        (distances.points_pred, distances.distances_pred_to_ref),
+    ):
+        if not len(points):
+            continue
+        index = np.clip(np.floor(np.asarray(points) + 0.5).astype(np.intp), 0, upper)
+        flat = np.ravel_multi_index(tuple(index.T), out.shape)
+        order = np.argsort(values, kind="stable")  # the largest value is written last
+        out.flat[flat[order]] = np.fmax(
+            out.flat[flat[order]], np.asarray(values, np.float32)[order]
+        )
+    return out
+
+
+def _nearest_element(point: np.ndarray, others: np.ndarray, spacing) -> np.ndarray:
+    """Return the element of ``others`` physically nearest to ``point`` (voxel coordinates)."""
+    scale = np.ones(point.shape) if spacing is None else np.asarray(spacing, float)
+    d2 = np.sum(((others - point) * scale) ** 2, axis=1)
+    return others[int(np.argmin(d2))]
 
 
 def boundary_overlay(
@@ -131,8 +198,9 @@ def boundary_overlay(
     Examples
     --------
     >>> ref = np.zeros((6, 6), np.uint8); ref[1:4, 1:4] = 1
-    >>> boundary_overlay(ref, np.roll(ref, 1, axis=0), 1, spacing=(2.0, 1.0)).hd
-    2.0
+    >>> overlay = boundary_overlay(ref, np.roll(ref, 1, axis=0), 1, spacing=(2.0, 1.0))
+    >>> overlay.hd, overlay.hd_side, overlay.hd_location, overlay.hd_partner
+    (2.0, 'reference', (1.0, 1.0), (2.0, 1.0))
     """
     if label is None:
         return None
@@ -142,4 +210,18 @@ def boundary_overlay(
         return None
     sd = compute_surface_distances(ref, pred, spacing=spacing, surface=surface)
     location, distance = sd.hausdorff_location()
-    return BoundaryOverlay(int(label), sd, tuple(float(c) for c in location), float(distance))
+    # the same rule as SurfaceDistances.hausdorff_location: ties go to the reference side
+    on_reference = float(np.max(sd.distances_ref_to_pred)) >= float(
+        np.max(sd.distances_pred_to_ref)
+    )
+    others = sd.points_pred if on_reference else sd.points_ref
+    partner = _nearest_element(np.asarray(location, float), others, spacing)
+    return BoundaryOverlay(
+        int(label),
+        sd,
+        tuple(float(c) for c in location),
+        float(distance),
+        tuple(float(c) for c in partner),
+        "reference" if on_reference else "prediction",
+        boundary_distance_map(sd, ref.shape),
+    )

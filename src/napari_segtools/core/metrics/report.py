@@ -191,7 +191,7 @@ class EvaluationReport:
     def to_json(self, path, metadata: dict | None = None) -> Path:
         """Write :meth:`to_dict` as JSON to ``path`` and return the path."""
         path = Path(path)
-        path.write_text(json.dumps(self.to_dict(metadata), indent=2))
+        path.write_text(json.dumps(self.to_dict(metadata), indent=2), encoding="utf-8")
         return path
 
     def to_csv(self, path, metadata: dict | None = None) -> Path:
@@ -200,7 +200,7 @@ class EvaluationReport:
         Read it back with ``pandas.read_csv(path, comment="#")``.
         """
         path = Path(path)
-        with path.open("w", newline="") as fh:
+        with path.open("w", newline="", encoding="utf-8") as fh:
             for key, value in {**(metadata or {}), **self.settings}.items():
                 fh.write(f"# {key}: {json.dumps(json_safe(value))}\n")
             fh.write(f"# units: {json.dumps(self.units)}\n")

@@ -21,6 +21,22 @@ from .report import EvaluationReport
 
 _REFERENCE = re.compile(r"reference|ground[ _-]?truth|\bgt\b|manual", re.IGNORECASE)
 _PREDICTION = re.compile(r"prediction|segmentation|\bpred\b|\bseg\b|automatic", re.IGNORECASE)
+#: names of the plugin's own segmentations: ``"<image> threshold"``, ``"<image> U-Net"``,
+#: ``"<image> region growing"``, ``"<target> atlas labels"``
+_OUTPUT = re.compile(r"\s(threshold|u-?net|region growing|atlas labels)$", re.IGNORECASE)
+
+
+def is_segmentation_output(name: str) -> bool:
+    """Return whether ``name`` is one of the plugin's own segmentation outputs.
+
+    Previews, probabilities and other by-products are not.
+
+    Examples
+    --------
+    >>> [is_segmentation_output(n) for n in ("CT threshold", "CT threshold preview", "T1 U-Net")]
+    [True, False, True]
+    """
+    return _OUTPUT.search(name) is not None
 
 
 def default_reference(names: Sequence[str]) -> str | None:
@@ -31,18 +47,36 @@ def default_reference(names: Sequence[str]) -> str | None:
     >>> default_reference(["image", "liver seg", "liver GT"])
     'liver GT'
     """
-    return next((n for n in names if _REFERENCE.search(n)), None)
+    return next((n for n in names if _REFERENCE.search(n) and not is_segmentation_output(n)), None)
+
+
+def _shared_words(a: str, b: str) -> int:
+    """Count the leading words two names share ("MNI152 T1 x" and "MNI152 ref": 1)."""
+    count = 0
+    for x, y in zip(a.lower().split(), b.lower().split(), strict=False):
+        if x != y:
+            break
+        count += 1
+    return count
 
 
 def default_prediction(names: Sequence[str], reference: str | None) -> str | None:
-    """Return the prediction paired with ``reference`` by name, else the first prediction-like.
+    """Return the prediction to pair with ``reference`` by name, or None.
 
-    ``"liver reference"`` pairs with ``"liver prediction"`` (or ``"liver segmentation"``).
+    In order: the reference's name with its reference word replaced (``"liver reference"``
+    pairs with ``"liver prediction"`` or ``"liver segmentation"``); the plugin's own output
+    (see :func:`is_segmentation_output`) sharing the most leading words with the reference,
+    the newest (last) on a tie; the first prediction-like name; any plugin output.
 
     Examples
     --------
     >>> default_prediction(["a prediction", "liver prediction"], "liver reference")
     'liver prediction'
+    >>> names = ["MNI152 reference", "CT threshold", "MNI152 T1 threshold", "MNI152 T1 U-Net"]
+    >>> default_prediction(names, "MNI152 reference")
+    'MNI152 T1 U-Net'
+    >>> default_prediction(["bone", "CT head threshold"], "bone")
+    'CT head threshold'
     """
     matches = [] if reference is None else list(_REFERENCE.finditer(reference))
     if reference is not None and matches:  # replace the last reference-like word
@@ -51,7 +85,16 @@ def default_prediction(names: Sequence[str], reference: str | None) -> str | Non
             paired = reference[:start] + word + reference[end:]
             if paired in names:
                 return paired
-    return next((n for n in names if _PREDICTION.search(n) and n != reference), None)
+    others = [n for n in names if n != reference]
+    outputs = [n for n in others if is_segmentation_output(n)]
+    if reference is not None and outputs:
+        best = max(_shared_words(n, reference) for n in outputs)
+        if best > 0:
+            return [n for n in outputs if _shared_words(n, reference) == best][-1]
+    predicted = next((n for n in others if _PREDICTION.search(n)), None)
+    if predicted is not None:
+        return predicted
+    return outputs[-1] if outputs else None
 
 
 @dataclass(frozen=True)
@@ -93,10 +136,20 @@ class EvaluationOptions:
     surface: str = "voxel"
     empty: str = "nan"
     cldice: bool = True
+    #: pitfall detector thresholds as ``(name, value)`` pairs (see ``PitfallThresholds``)
+    thresholds: tuple[tuple[str, float], ...] = ()
 
     def as_kwargs(self) -> dict:
-        """Return the options as keyword arguments of ``evaluate``."""
-        return asdict(self)
+        """Return the options as keyword arguments of ``evaluate`` (thresholds flattened).
+
+        Examples
+        --------
+        >>> EvaluationOptions(thresholds=(("bias_ratio", 0.3),)).as_kwargs()["bias_ratio"]
+        0.3
+        """
+        kwargs = asdict(self)
+        kwargs.update(dict(kwargs.pop("thresholds")))
+        return kwargs
 
 
 @dataclass(frozen=True)

@@ -234,7 +234,9 @@ def save_package(folder: str | Path, module: torch.nn.Module, config: ModelConfi
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
     torch.save(state, folder / config.weights)
-    (folder / CONFIG_NAME).write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    (folder / CONFIG_NAME).write_text(
+        json.dumps(config.to_dict(), indent=2) + "\n", encoding="utf-8"
+    )
     return folder
 
 
@@ -262,7 +264,7 @@ def _locate(name_or_path) -> tuple[Path, Path | None]:
 
 def _read_config(path: Path) -> ModelConfig:
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(
             f"model config {path} is not valid JSON ({exc}); "
