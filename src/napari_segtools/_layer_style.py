@@ -63,6 +63,15 @@ def labels_style(names: Mapping[int, str], *, colors=PALETTE) -> dict[str, Any]:
     return {"features": label_features(names), "colormap": label_colormap(names, colors=colors)}
 
 
+def _hex_rgb(color: str) -> tuple[float, float, float]:
+    """Return the red, green, blue of ``#rgb``/``#rrggbb``/``#rrggbbaa`` in [0, 1]."""
+    digits = color.lstrip("#")
+    if len(digits) == 3:
+        digits = "".join(d * 2 for d in digits)
+    r, g, b = (int(digits[i : i + 2], 16) / 255 for i in (0, 2, 4))
+    return r, g, b
+
+
 def contrasting_colors(class_colors) -> tuple[str, ...]:
     """Return the model's colours for classes 1.. with greys and near-whites swapped out.
 
@@ -74,12 +83,10 @@ def contrasting_colors(class_colors) -> tuple[str, ...]:
     >>> contrasting_colors(["#000000", "#ff0000", "#f5f5f5"])
     ('#ff0000', '#ff3ec8')
     """
-    from matplotlib.colors import to_rgb
-
     chosen: list[str] = []
     spare = iter(PALETTE)
     for color in list(class_colors)[1:]:
-        rgb = to_rgb(color)
+        rgb = _hex_rgb(color)
         if max(rgb) - min(rgb) < 0.35:  # unsaturated: grey, white or black
             color = next(c for c in spare if c not in chosen)
         chosen.append(str(color))

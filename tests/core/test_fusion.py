@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tests.hostile import assert_clear_error, hostile_cases
 
 from napari_segtools.core.fusion import local_ncc, majority_vote, staple, weighted_vote
 
@@ -150,3 +151,82 @@ def test_radius_mm_is_a_deprecated_alias_of_sigma_mm():
         local_ncc(a, b, spacing=(1.0, 1.0, 1.0), radius_mm=1.0, sigma_mm=1.0)
     with pytest.raises(ValueError, match="`sigma_mm` must be > 0"):
         weighted_vote(maps, [a, b], a, spacing=(2.0, 1.0, 1.0), sigma_mm=0)
+
+
+# ------------------------------------------------------------------ hostile arguments
+RNG = np.random.default_rng(0)
+H_IMAGE = RNG.random((16, 16))
+H_MAPS = [(H_IMAGE * 3).astype(np.uint8), (H_IMAGE.T * 3).astype(np.uint8)]
+
+#: name -> (function, positional arguments, keyword arguments) of a call that works
+H_CALLS = {
+    "majority_vote": (majority_vote, (H_MAPS,), {}),
+    "staple": (staple, (H_MAPS,), {"max_iterations": 5}),
+    "weighted_vote": (
+        weighted_vote,
+        (H_MAPS, [H_IMAGE, H_IMAGE.T], H_IMAGE),
+        {"spacing": (1.0, 0.5), "sigma_mm": 2.0, "power": 2.0},
+    ),
+    "local_ncc": (local_ncc, (H_IMAGE, H_IMAGE.T), {"spacing": (1.0, 0.5), "sigma_mm": 2.0}),
+}
+
+
+@pytest.mark.parametrize(("name", "slot", "label"), list(hostile_cases(H_CALLS)))
+def test_a_hostile_argument_gets_a_clear_error(name, slot, label):
+    assert_clear_error(H_CALLS, name, slot, label)
+
+
+@pytest.mark.parametrize("name", sorted(H_CALLS))
+def test_foreign_byte_order_and_fortran_layout_give_the_same_result(name):
+    func, args, kwargs = H_CALLS[name]
+
+    def odd(a):
+        if isinstance(a, list):
+            return [odd(x) for x in a]
+        if isinstance(a, np.ndarray) and a.dtype.itemsize > 1:
+            return np.asfortranarray(a.astype(a.dtype.newbyteorder(">")))
+        return np.asfortranarray(a) if isinstance(a, np.ndarray) else a
+
+    expected, result = func(*args, **kwargs), func(*[odd(a) for a in args], **kwargs)
+    if isinstance(expected, tuple):
+        np.testing.assert_equal(result[0], expected[0])
+        assert sorted(result[1]) == sorted(expected[1])
+        for k in expected[1]:
+            np.testing.assert_allclose(result[1][k], expected[1][k], rtol=1e-6)
+    else:
+        np.testing.assert_allclose(result, expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("fuse", ["majority", "staple", "weighted"])
+def test_label_ids_up_to_2_64_are_compacted_and_kept_exactly(fuse):
+    big, top = 2**63 + 5, 2**64 - 1
+    truth = np.zeros((6, 8), np.uint64)
+    truth[1:5, 1:4] = big
+    truth[1:5, 4:7] = top
+    other = truth.copy()
+    other[0, 0] = top
+    maps = [truth, truth, other]
+    if fuse == "majority":
+        labels, probs = majority_vote(maps)
+    elif fuse == "staple":
+        labels, probs = staple(maps)
+    else:
+        image = truth.astype(float) / top
+        labels, probs = weighted_vote(maps, [image] * 3, image, spacing=(1.0, 1.0))
+    assert labels.dtype == np.uint64
+    np.testing.assert_array_equal(labels, truth)
+    assert sorted(probs) == [big, top]  # Python ints: exact
+    np.testing.assert_allclose(probs[top][truth == top], 1.0, rtol=1e-5)
+
+
+def test_a_huge_label_id_costs_what_the_labels_present_cost():
+    maps = [np.where(np.eye(64, dtype=bool), np.int64(2**62), 0) for _ in range(3)]
+    labels, probs = majority_vote(maps)  # compact: 2 labels, not 2**62 score planes
+    assert labels.dtype == np.int64 and sorted(probs) == [2**62]
+    np.testing.assert_array_equal(labels, maps[0])
+
+
+def test_a_huge_window_is_capped_at_the_image():
+    a = np.arange(64.0).reshape(8, 8)
+    capped = local_ncc(a, 2 * a, spacing=(1.0, 1.0), sigma_mm=1e12)  # no 10^12-voxel kernel
+    np.testing.assert_array_equal(capped, local_ncc(a, 2 * a, spacing=(1.0, 1.0), sigma_mm=8.0))

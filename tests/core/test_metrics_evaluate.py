@@ -114,7 +114,14 @@ def test_iter_evaluate_yields_progress_per_label():
     gen = M.iter_evaluate(ref, pred, spacing=(1, 1, 1))
     report = run_to_completion(_record(gen, events))
     assert isinstance(report, M.EvaluationReport)
-    assert [e.step for e in events] == [0, 1, 2] and all(isinstance(e, Progress) for e in events)
+    assert all(isinstance(e, Progress) for e in events)
+    assert sorted({e.step for e in events}) == [0, 1, 2]  # per label, then done
+    # within a label the expensive stages are announced, so a cancel waits for one stage only
+    assert [e.message for e in events if e.step == 0] == [
+        "label 1",
+        "label 1: surface distances",
+        "label 1: clDice",
+    ]
 
 
 def _record(gen, events):
@@ -241,3 +248,63 @@ def test_accumulator_keeps_each_percentile_column():
     acc.append(M.evaluate(ref, pred, spacing=(1, 1, 1), hd_percentile=90, cldice=False))
     values, counts = acc.aggregate()
     assert counts[1]["hd95"] == 1 and counts[1]["hd90"] == 1 and counts[1]["hd"] == 2
+
+
+# ---- nothing silent, nothing lost (issue 12) ---------------------------------------------
+def test_report_writes_say_why_and_leave_nothing_behind(tmp_path):
+    from napari_segtools.core.metrics.report import write_report
+
+    ref = np.zeros((6, 6), np.uint8)
+    ref[1:4, 1:4] = 1
+    report = M.evaluate(ref, ref, spacing=(1, 1))
+    for suffix in (".csv", ".json"):
+        missing = tmp_path / "missing" / f"r{suffix}"
+        with pytest.raises(FileNotFoundError, match="does not exist") as info:
+            write_report(report, missing)
+        assert str(missing) in str(info.value)
+        folder = tmp_path / f"folder{suffix}"
+        folder.mkdir()
+        with pytest.raises(IsADirectoryError, match="is a folder"):
+            write_report(report, folder)
+        kept = tmp_path / f"kept{suffix}"
+        kept.write_text("old", encoding="utf-8")
+        write_report(report, kept)
+        assert kept.read_text(encoding="utf-8") != "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "folder.csv", "folder.json", "kept.csv", "kept.json"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("dtype", "big"), [(np.int32, 2**31 - 1), (np.uint64, 2**64 - 1)], ids=["int32", "uint64"]
+)
+def test_workflow_cost_follows_the_labels_present_not_their_size(dtype, big):
+    import tracemalloc
+
+    from napari_segtools.core._types import run_to_completion
+    from napari_segtools.core.metrics.maps import error_map, present_labels
+    from napari_segtools.core.metrics.workflow import EvaluationInputs, iter_evaluation
+
+    ref = np.zeros((12, 12, 12), dtype)
+    ref[2:8, 2:8, 2:8] = big
+    ref[9:11, 9:11, 9:11] = 1
+    pred = np.roll(ref, 1, axis=0)
+    tracemalloc.start()
+    try:
+        result = run_to_completion(iter_evaluation(EvaluationInputs(ref, pred, (1.0, 1.0, 1.0))))
+        many = error_map(ref, pred, labels=[big, 1, *range(2, 40)])  # the sorting path
+        found = present_labels(ref, pred)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20e6, peak  # a 12^3 case: no array indexed by label id
+    assert found == [1, big] and list(result.report.per_label) == [1, big]
+    assert result.overlay.label == 1
+    errors = error_map(ref, pred, labels=[big])
+    assert errors[3, 3, 3] == 1 and errors[2, 3, 3] == 3 and errors[8, 3, 3] == 2
+    assert errors[9, 9, 9] == 0  # label 1 not asked for
+    np.testing.assert_array_equal(many, error_map(ref, pred))
+    overlay = run_to_completion(
+        iter_evaluation(EvaluationInputs(ref, pred, None), overlay_label=big)
+    ).overlay
+    assert overlay.label == big and overlay.hd == result.report.per_label[big]["hd"]

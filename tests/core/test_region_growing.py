@@ -295,7 +295,9 @@ def test_grow_from_seeds_progress_and_input_untouched(pd_raw):
     before = pd_raw.copy()
     seeds = [GUIDE["WhiteMatter"][0], GUIDE["Ventricle"][0], (5, 5)]
     events = list(iter_grow_from_seeds(pd_raw, seeds, [1, 2, 3], spacing=(1.0, 1.0)))
-    assert [e.message for e in events] == ["gradient magnitude", "competitive growth"]
+    # one event per 1-D Gaussian pass (Cancel is honoured between them), then the growth
+    assert [e.message for e in events] == ["gradient magnitude"] * 4 + ["competitive growth"]
+    assert [e.step for e in events] == [0, 1, 2, 3, 4] and {e.total for e in events} == {5}
     labels = grow_from_seeds(pd_raw, seeds, [1, 2, 3], spacing=(1.0, 1.0))
     assert labels[116, 60] == 1 and labels[112, 81] == 2 and labels[0, 0] == 3
     np.testing.assert_array_equal(pd_raw, before)
@@ -443,3 +445,125 @@ def test_public_functions_have_names_signatures_and_examples():
         options = [p for p in params if p.default is not inspect.Parameter.empty]
         assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in options), name
         assert not {"radius", "initial_radius"} & {p.name for p in params}, name
+
+
+# --- issue 12: hostile values, exact bounds near the dtype limits -----------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint64, np.int32, np.uint8])
+def test_bounds_at_the_integer_limits_are_exact(dtype):
+    top = int(np.iinfo(dtype).max)
+    image = np.array([[1, 5, top - 1, top], [0, 0, 0, 0]], dtype=dtype)
+    seeds = [[0, 0]]
+    everything = connected_threshold(image, seeds, lower=1, upper=top, max_fraction=None)
+    np.testing.assert_array_equal(everything[0], [True, True, True, True])
+    below_top = connected_threshold(image, seeds, lower=1, upper=top - 1, max_fraction=None)
+    np.testing.assert_array_equal(below_top[0], [True, True, True, False])
+    # bounds beyond the type are clamped, never wrapped or rounded past the limit
+    beyond = connected_threshold(image, seeds, lower=1, upper=10**30, max_fraction=None)
+    np.testing.assert_array_equal(beyond, everything)
+    hood = neighborhood_connected(
+        image, seeds, lower=0, upper=top, radius_voxels=1, max_fraction=None
+    )
+    assert hood.all()
+
+
+def test_int64_bounds_beyond_float_precision_stay_exact():
+    top = int(np.iinfo(np.int64).max)
+    image = np.full((3, 3), top, dtype=np.int64)
+    image[1, 1] = top - 300  # float64 cannot tell these apart: only exact ints can
+    region = connected_threshold(image, [[0, 0]], lower=top - 10, upper=top, max_fraction=None)
+    assert region.sum() == 8 and not region[1, 1]
+
+
+@pytest.mark.parametrize(
+    ("seeds", "error"),
+    [("x", TypeError), (None, TypeError), ([[np.nan, 1]], ValueError), ([[1j, 1]], TypeError)],
+)
+def test_bad_seeds_are_named(seeds, error):
+    for call in (
+        lambda: connected_threshold(np.zeros((4, 4)), seeds, lower=0, upper=1),
+        lambda: auto_range(np.zeros((4, 4)), seeds),
+        lambda: grow_from_seeds(np.zeros((4, 4)), seeds, [1, 2], spacing=(1, 1)),
+    ):
+        with pytest.raises(error, match="`seeds`"):
+            call()
+
+
+@pytest.mark.parametrize("sigma", [float("nan"), -1.0, 1e12, "x", None])
+def test_bad_sigma_is_named(sigma):
+    image = np.zeros((5, 8))
+    if sigma is None:  # the default: the finest spacing
+        assert grow_from_seeds(image, [[2, 0], [2, 7]], [1, 2], spacing=(1, 1)).shape == (5, 8)
+        return
+    with pytest.raises(ValueError, match="`sigma_mm`"):
+        grow_from_seeds(image, [[2, 0], [2, 7]], [1, 2], spacing=(1, 1), sigma_mm=sigma)
+
+
+def test_seed_with_two_labels_and_wide_labels():
+    with pytest.raises(ValueError, match="`seeds`: seed 1 at \\(2, 0\\) has two labels"):
+        grow_from_seeds(np.zeros((5, 8)), [[2, 0], [2, 0]], [1, 2], spacing=(1, 1))
+    img = np.zeros((5, 8))
+    img[:, 4:] = 100
+    big = 2**40
+    out = grow_from_seeds(img, [[2, 0], [2, 7]], [1, big], spacing=(1, 1))
+    assert out.dtype == np.int64 and set(np.unique(out)) == {1, big}
+    with pytest.raises(ValueError, match="`seed_labels`"):
+        grow_from_seeds(img, [[2, 0], [2, 7]], np.array([1, 2**64 - 1], np.uint64), spacing=(1, 1))
+
+
+def test_sigma_zero_grows_on_a_plain_central_difference():
+    img = np.zeros((5, 8))
+    img[:, 4:] = 100
+    out = grow_from_seeds(img, [[2, 0], [2, 7]], [1, 2], spacing=(1, 1), sigma_mm=0)
+    assert (out[:, :4] == 1).all() and (out[:, 5:] == 2).all()
+
+
+def _brute_auto_range(image, seeds, radius, multiplier):
+    """ITK's box statistics literally: every box position, edges replicated."""
+    boxes = []
+    for seed in seeds:
+        axes = [
+            np.clip(np.arange(s - radius, s + radius + 1), 0, n - 1)
+            for s, n in zip(seed, image.shape, strict=True)
+        ]
+        boxes.append(image[np.ix_(*axes)].ravel().astype(float))
+    values = np.concatenate(boxes)
+    n, total = values.size, values.sum()
+    variance = (np.square(values).sum() - total * total / n) / (n - 1)
+    return total / n - multiplier * np.sqrt(variance), total / n + multiplier * np.sqrt(variance)
+
+
+@pytest.mark.parametrize("radius", [0, 1, 2, 7, 30])
+def test_auto_range_weights_equal_the_literal_boxes(radius):
+    image = np.random.default_rng(3).integers(0, 200, (6, 9, 5)).astype(np.int16)
+    seeds = [[0, 0, 0], [5, 8, 4], [2, 3, 1]]
+    got = auto_range(image, seeds, radius_voxels=radius, multiplier=1.5)
+    np.testing.assert_allclose(got, _brute_auto_range(image, seeds, radius, 1.5), rtol=1e-9)
+
+
+def test_huge_radius_and_iterations_are_cheap_or_refused():
+    image = np.random.default_rng(4).random((12, 12))
+    low, high = auto_range(image, [[3, 3]], radius_voxels=10**12)  # no 10^24-voxel box
+    assert np.isfinite(low) and np.isfinite(high)
+    region = neighborhood_connected(
+        image, [[3, 3]], lower=0, upper=1, radius_voxels=10**12, max_fraction=None
+    )
+    assert region.all()
+    with pytest.raises(ValueError, match="`iterations`"):
+        confidence_connected(image, [[3, 3]], iterations=10**12)
+
+
+def test_confidence_stops_early_with_the_same_region(pd_raw):
+    seeds = [GUIDE["WhiteMatter"][0]]
+    few = confidence_connected(pd_raw, seeds, multiplier=2.5, iterations=30, max_fraction=None)
+    many = confidence_connected(pd_raw, seeds, multiplier=2.5, iterations=1000, max_fraction=None)
+    np.testing.assert_array_equal(few, many)
+    events = list(iter_confidence_connected(pd_raw, seeds, iterations=1000, max_fraction=None))
+    assert len(events) < 1001  # settled early
+
+
+@pytest.mark.parametrize("value", [float("nan"), "x", [], 2.0, 0.0])
+def test_bad_leak_guard_is_named(value):
+    with pytest.raises(ValueError, match="`max_fraction`"):
+        connected_threshold(np.zeros((4, 4)), [[0, 0]], lower=0, upper=1, max_fraction=value)

@@ -79,7 +79,7 @@ def test_threshold_mask_fortran_order_4d():
     "kwargs, match",
     [
         ({"lower": 5, "upper": 1}, "`lower` must be <= `upper`"),
-        ({"lower": np.nan, "upper": 1}, "`lower` must be <= `upper`"),
+        ({"lower": np.nan, "upper": 1}, "`lower` must be a number, not NaN"),
     ],
 )
 def test_threshold_mask_bad_range(kwargs, match):
@@ -184,7 +184,7 @@ def test_auto_threshold_errors():
         auto_threshold(data.camera(), method="kmeans")
     with pytest.raises(ValueError, match="single value"):
         auto_threshold(np.full((5, 5), 3), method="otsu")
-    with pytest.raises(ValueError, match="`classes` must be 2 to 5"):
+    with pytest.raises(ValueError, match="`classes` must be <= 5"):
         auto_threshold(data.camera(), method="multiotsu", classes=9)
     with pytest.raises(ValueError, match="not bimodal"):
         auto_threshold(np.arange(100, dtype=np.uint8).reshape(10, 10), method="minimum")
@@ -439,3 +439,73 @@ def test_threshold_labels_cleaned_is_what_apply_paints():
         image, np.zeros(image.shape, np.uint8), settings=settings, spacing=spacing, steps=steps
     )
     np.testing.assert_array_equal(labels, painted)
+
+
+# --- issue 12: exact integer bounds, wide label ids, NaN refused --------------------------------
+
+
+@pytest.mark.parametrize(
+    "dtype", [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64]
+)
+def test_integer_bounds_at_the_dtype_limits_are_exact(dtype):
+    info = np.iinfo(dtype)
+    image = np.array([[info.min, info.min + 1, 1, info.max - 1, info.max]], dtype=dtype)
+    full = threshold_mask(image, lower=info.min, upper=info.max)
+    assert full.all()
+    top = threshold_mask(image, lower=info.max, upper=info.max)
+    assert top.tolist() == [[False, False, False, False, True]]
+    bottom = threshold_mask(image, lower=info.min, upper=info.min)
+    assert bottom.tolist() == [[True, False, False, False, False]]
+    near = threshold_mask(image, lower=info.max - 1, upper=info.max - 1)
+    assert near.tolist() == [[False, False, False, True, False]]
+
+
+def test_int64_range_up_to_the_dtype_maximum_is_not_empty():
+    image = np.array([[0, 1, 5, np.iinfo(np.int64).max]], dtype=np.int64)
+    mask = threshold_mask(image, lower=1, upper=np.iinfo(np.int64).max)
+    assert mask.tolist() == [[False, True, True, True]]
+
+
+def test_infinite_bounds_are_open_ranges_and_nan_is_refused():
+    image = np.array([[-5, 0, 7]], dtype=np.int16)
+    assert threshold_mask(image, lower=-np.inf, upper=0).tolist() == [[True, True, False]]
+    assert threshold_mask(image.astype(float), lower=1, upper=np.inf).tolist() == [
+        [False, False, True]
+    ]
+    with pytest.raises(ValueError, match="`upper` must be a number, not NaN"):
+        threshold_mask(image, lower=0, upper=np.nan)
+
+
+def test_threshold_labels_widens_the_dtype_for_large_ids():
+    image = np.array([[0, 5, 10]])
+    labels = threshold_labels(image, [3, 7], first_label=65_535)
+    assert labels.dtype == np.uint32
+    assert labels.tolist() == [[65_535, 65_536, 65_537]]
+    huge = threshold_labels(image, [3], first_label=2**40)
+    assert huge.dtype == np.uint64 and int(huge.max()) == 2**40 + 1
+    with pytest.raises(ValueError, match="`first_label`"):
+        threshold_labels(image, [3], first_label=2**64 - 1)
+
+
+@pytest.mark.parametrize("thresholds", [[np.nan], [1.0, np.nan], [np.inf]])
+def test_threshold_labels_refuses_non_finite_thresholds(thresholds):
+    with pytest.raises(ValueError, match="`thresholds` must be one or more finite"):
+        threshold_labels(np.zeros((2, 2)), thresholds)
+
+
+@pytest.mark.parametrize("offset", [np.nan, np.inf])
+def test_local_threshold_refuses_a_nan_offset(offset):
+    with pytest.raises(ValueError, match="`offset` must be a finite number"):
+        local_threshold(np.ones((4, 4)), spacing=(1, 1), block_size_mm=3, offset=offset)
+
+
+def test_local_threshold_refuses_a_block_far_wider_than_the_image():
+    with pytest.raises(ValueError, match="`block_size_mm` must be > 0 and at most twice"):
+        local_threshold(np.ones((4, 4)), spacing=(1, 1), block_size_mm=1e12)
+
+
+def test_local_threshold_is_the_same_for_big_endian_input():
+    image = np.random.default_rng(3).random((9, 7))
+    expected = local_threshold(image, spacing=(1, 1), block_size_mm=3)
+    odd = local_threshold(image.astype(">f8"), spacing=(1, 1), block_size_mm=3)
+    np.testing.assert_array_equal(odd, expected)

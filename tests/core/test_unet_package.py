@@ -257,7 +257,9 @@ def test_deprecated_spacing_on_the_generator_and_conflicts(tiny_package):
 
 def test_predictor_reports_class_count_mismatch(tiny_package):
     folder, net = tiny_package
-    predictor = Predictor(_config(class_names=["bg", "a"], class_colors=["#000", "#f00"]), net)
+    # a TorchScript package has no architecture to check against: the run-time check catches it
+    config = _config(class_names=["bg", "a"], class_colors=["#000", "#f00"], architecture=None)
+    predictor = Predictor(config, net)
     with pytest.raises(
         ValueError, match="model produced 3 channels but its config names 2 classes"
     ):

@@ -154,3 +154,102 @@ def test_pickers_offer_3d_layers_of_the_right_kind(make_napari_viewer):
     assert [layer.name for layer in widget.atlas_labels.choices] == ["seg"]
     viewer.add_labels(np.zeros((4, 5, 6), np.uint8), name="seg 2")
     assert [layer.name for layer in widget.atlas_labels.choices] == ["seg", "seg 2"]
+
+
+# ------------------------------------------------------------------ cancel, user layers, files
+def _fast(widget):
+    widget.preset.value = "same modality, fast"
+    widget.transform.value = "rigid"
+    widget.iterations.value = 5
+
+
+def _cancel_and_time(widget, qtbot) -> float:
+    """Click Cancel; return the seconds until the run has ended (Run enabled again)."""
+    import time
+
+    start = time.perf_counter()
+    widget.controls.cancel_button.changed.emit(True)
+    qtbot.waitUntil(lambda: widget.controls.run_button.enabled, timeout=10_000)
+    return time.perf_counter() - start
+
+
+@pytest.mark.parametrize("when", ["start-up", "registration", "affine"])
+def test_cancel_is_prompt_and_leaves_no_layer(make_napari_viewer, qtbot, case, when):
+    viewer = _viewer_with_case(make_napari_viewer, case)
+    before = [layer.name for layer in viewer.layers]
+    widget = AtlasWidget(viewer)
+    widget.target.value = viewer.layers["T1"]
+    widget.preset.value = "deformable"
+    if when == "affine":  # then the demons start-up: one long ITK step without iterations
+        widget.iterations.value = 1
+    widget.controls.run_button.clicked()
+    if when == "registration":
+        qtbot.waitUntil(lambda: widget.controls.progress.value > 20, timeout=30_000)
+    elif when == "affine":
+        qtbot.waitUntil(lambda: "affine" in (widget.controls.progress.label or ""), timeout=30_000)
+    latency = _cancel_and_time(widget, qtbot)
+    print(f"atlas cancel ({when}) on the 4 mm MNI152 pair: {latency * 1000:.0f} ms")
+    assert latency < 2.0
+    assert "cancelled" in widget.controls.last_error
+    qtbot.waitUntil(
+        lambda: not any(t.name.startswith("atlas-registration") for t in threading.enumerate()),
+        timeout=20_000,
+    )
+    assert [layer.name for layer in viewer.layers] == before
+
+
+def test_a_user_layer_named_like_the_output_is_never_touched(make_napari_viewer, qtbot, case):
+    viewer = _viewer_with_case(make_napari_viewer, case)
+    mine = viewer.add_labels(np.ones((3, 4, 5), np.uint16), name="T1 atlas labels")
+    widget = AtlasWidget(viewer)
+    widget.target.value = viewer.layers["T1"]
+    widget.atlas_image.value = viewer.layers["MNI"]
+    widget.atlas_labels.value = viewer.layers["MNI labels"]
+    _fast(widget)
+    for _ in range(2):  # a second run reuses the dock's own output, never the user's
+        widget.controls.run_button.clicked()
+        _wait(qtbot, widget)
+        assert widget.controls.last_error is None or "cancel" not in widget.controls.last_error
+    assert viewer.layers["T1 atlas labels"] is mine
+    np.testing.assert_array_equal(mine.data, np.ones((3, 4, 5), np.uint16))
+    out = viewer.layers["T1 atlas labels [2]"]
+    assert out.data.shape == viewer.layers["T1"].data.shape
+    assert out.metadata["napari_segtools_output"] == "Atlas propagation"
+    assert [ly.name for ly in viewer.layers].count("T1 atlas labels [3]") == 0
+
+
+def test_a_corrupt_atlas_file_is_read_in_the_worker_and_named(
+    make_napari_viewer, qtbot, case, tmp_path
+):
+    template, target = case
+    for role, arr in (("image", template.image), ("labels", template.labels)):
+        img = sitk.GetImageFromArray(arr)
+        img.SetSpacing(template.geometry.spacing[::-1])
+        sitk.WriteImage(img, str(tmp_path / f"mni_{role}.nii.gz"))
+    raw = (tmp_path / "mni_labels.nii.gz").read_bytes()
+    (tmp_path / "mni_labels.nii.gz").write_bytes(raw[: len(raw) // 2])  # an interrupted copy
+    viewer = make_napari_viewer()
+    viewer.add_image(target.image, name="T1", scale=target.geometry.spacing)
+    widget = AtlasWidget(viewer)
+    widget.source.value = "folder"
+    widget.folder.value = tmp_path
+    reader_threads = []
+    import napari_segtools.core.atlas as atlas_module
+
+    real = atlas_module._read_atlas_file
+
+    def spy(path):
+        reader_threads.append(threading.current_thread())
+        return real(path)
+
+    atlas_module._read_atlas_file = spy
+    try:
+        widget.controls.run_button.clicked()
+        assert widget.worker is not None  # nothing was read on the GUI thread
+        _wait(qtbot, widget)
+    finally:
+        atlas_module._read_atlas_file = real
+    assert reader_threads and threading.main_thread() not in reader_threads
+    error = widget.controls.last_error
+    assert "mni_labels.nii.gz" in error and "\n" not in error
+    assert [layer.name for layer in viewer.layers] == ["T1"]

@@ -373,6 +373,8 @@ def test_jump_zooms_and_marks_both_surface_points(viewer, qtbot):
     assert viewer.scene.camera.zoom == pytest.approx(min(viewer.canvas.size) / span)
     assert viewer.scene.camera.zoom > zoom_before
     np.testing.assert_allclose(viewer.scene.camera.center[-2:], ((far + near) / 2)[1:])
+    # the markers follow in the next turns of the event loop
+    qtbot.waitUntil(lambda: "prediction Hausdorff points" in viewer.layers, timeout=5000)
     points = viewer.layers["prediction Hausdorff points"]
     np.testing.assert_allclose(points.data, [overlay.hd_location, overlay.hd_partner])
     assert list(points.features["boundary"]) == ["reference", "prediction"]
@@ -468,3 +470,158 @@ def test_closing_the_dock_disconnects_every_event(viewer, qtbot):
     viewer.theme = "light"
     pred.paint((10, 10), 1, refresh=True)
     pred.name = "renamed"
+
+
+# ---- nothing silent, nothing lost (issue 12) ---------------------------------------------
+def _evaluated_widget(viewer, qtbot):
+    ref, pred = _two_label_volumes()
+    viewer.add_labels(ref, name="reference", scale=SPACING)
+    viewer.add_labels(pred, name="prediction", scale=SPACING)
+    widget = EvaluationWidget(viewer)
+    _run(widget, qtbot)
+    return widget
+
+
+def test_export_into_a_missing_folder_or_onto_a_folder_is_one_line(viewer, qtbot, tmp_path):
+    widget = _evaluated_widget(viewer, qtbot)
+    missing = tmp_path / "no such folder" / "report.csv"
+    assert widget.save_report(missing) is None
+    message = widget.status.problem
+    assert message is not None and "\n" not in message
+    assert str(missing) in message and "does not exist" in message
+    folder = tmp_path / "report.json"
+    folder.mkdir()
+    assert widget.save_report(folder) is None
+    assert str(folder) in widget.status.problem and "folder" in widget.status.problem
+    assert folder.is_dir() and not any(folder.iterdir())
+    written = widget.save_report(tmp_path / "ok.csv")
+    assert written == tmp_path / "ok.csv" and widget.status.problem is None
+    assert "Saved" in widget.status.value
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.csv", "report.json"]  # no partial
+
+
+def test_export_into_a_read_only_folder_is_one_line(viewer, qtbot, tmp_path):
+    import os
+
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    widget = _evaluated_widget(viewer, qtbot)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        assert widget.save_report(locked / "report.csv") is None
+        assert (
+            "permission denied" in widget.status.problem and str(locked) in widget.status.problem
+        )
+        assert not any(locked.iterdir())
+    finally:
+        locked.chmod(0o700)
+
+
+def test_cancel_of_the_mni152_sample_returns_within_2_s_and_adds_no_layer(viewer, qtbot):
+    import time
+
+    viewer.open_sample("napari-segtools", "mni152")
+    reference = next(layer for layer in viewer.layers if layer.name.endswith("reference"))
+    viewer.add_labels(
+        np.roll(np.asarray(reference.data), 2, axis=-1),
+        name="prediction",
+        scale=reference.scale,
+        translate=reference.translate,
+    )
+    widget = EvaluationWidget(viewer)
+    widget.reference.value = reference
+    widget.prediction.value = viewer.layers["prediction"]
+    before = list(viewer.layers)
+    widget.controls.run_button.native.click()
+    worker = widget.worker
+    assert worker is not None and widget.controls.cancel_button.enabled
+    qtbot.wait(300)  # inside the engine's first label
+    assert worker.is_running
+    start = time.perf_counter()
+    widget.controls.cancel_button.native.click()
+    qtbot.waitUntil(lambda: widget.controls.run_button.enabled, timeout=2000)
+    latency_s = time.perf_counter() - start
+    print(f"cancel latency {1000 * latency_s:.0f} ms")
+    assert latency_s < 2.0
+    assert not widget._busy() and "cancelled" in widget.status.value
+    qtbot.waitUntil(lambda: not worker.is_running, timeout=60000)  # its step, then it stops
+    qtbot.wait(50)
+    assert list(viewer.layers) == before and widget.result is None
+    assert widget.output_layers() == []
+
+
+def test_a_users_layer_named_like_an_overlay_is_never_touched(viewer, qtbot):
+    ref, pred = _two_label_volumes()
+    viewer.add_labels(ref, name="reference", scale=SPACING)
+    viewer.add_labels(pred, name="prediction", scale=SPACING)
+    painted = np.zeros((4, 4), np.uint16)
+    painted[1, 1] = 7
+    users = [
+        viewer.add_labels(painted.copy(), name="prediction error map"),
+        viewer.add_image(np.ones((3, 5), np.float32), name="prediction boundary distance"),
+        viewer.add_points([[1.0, 2.0]], name="prediction Hausdorff points"),
+    ]
+    widget = EvaluationWidget(viewer)
+    for _ in range(2):  # a first evaluation and a re-run that updates its own layers
+        _run(widget, qtbot)
+        widget.jump_button.changed.emit(True)
+        qtbot.waitUntil(lambda: len(widget.output_layers()) == 4, timeout=5000)
+    own = widget.output_layers()
+    assert not any(layer in own for layer in users)
+    assert {layer.name for layer in own} == {
+        "prediction error map [1]",
+        "prediction boundary distance [1]",
+        "prediction Hausdorff points [1]",
+        "prediction Hausdorff line",
+    }
+    widget.show_overlays.value = False
+    _run(widget, qtbot)  # without overlays the panel removes its own layers only
+    assert widget.output_layers() == []
+    assert all(layer in viewer.layers for layer in users)
+    np.testing.assert_array_equal(users[0].data, painted)
+    np.testing.assert_array_equal(users[1].data, np.ones((3, 5), np.float32))
+    np.testing.assert_array_equal(users[2].data, [[1.0, 2.0]])
+    assert users[0].visible and users[1].visible and users[2].visible
+
+
+def test_overlays_are_updated_in_place_on_a_re_run(viewer, qtbot):
+    widget = _evaluated_widget(viewer, qtbot)
+    widget.jump_button.changed.emit(True)
+    qtbot.waitUntil(lambda: len(widget.output_layers()) == 4, timeout=5000)
+    first = widget.output_layers()
+    viewer.layers["prediction"].data[:] = 0  # a new prediction: empty
+    viewer.layers["prediction"].data = viewer.layers["prediction"].data
+    viewer.layers["prediction"].data[2:6, 4:12, 4:12] = 1
+    _run(widget, qtbot)
+    assert widget.output_layers() == first  # the same layer objects
+    assert not viewer.layers["prediction Hausdorff points"].visible  # of the earlier overlay
+    np.testing.assert_array_equal(viewer.layers["prediction error map"].data[2:6, 4:12, 4:12], 1)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "big"), [(np.int32, 2**31 - 1), (np.uint64, 2**64 - 1)], ids=["int32", "uint64"]
+)
+def test_label_ids_of_any_size(viewer, qtbot, dtype, big):
+    ref = np.zeros((6, 12, 12), dtype)
+    ref[1:5, 2:8, 2:8] = big
+    ref[2:4, 9:11, 9:11] = 3
+    pred = np.roll(ref, 1, axis=-1)
+    viewer.add_labels(ref, name="reference", scale=SPACING)
+    viewer.add_labels(pred, name="prediction", scale=SPACING)
+    widget = EvaluationWidget(viewer)
+    widget.all_labels.value = False
+    assert list(widget.label_ids.choices) == [3, big]
+    widget.all_labels.value = True
+    result = _run(widget, qtbot)
+    expected = evaluate(ref, pred, spacing=SPACING)
+    assert list(result.report.per_label) == [3, big]
+    assert result.report.per_label[big]["dice"] == pytest.approx(expected.per_label[big]["dice"])
+    errors = viewer.layers["prediction error map"].data
+    assert errors.dtype == np.uint8 and errors[2, 4, 4] == 1 and errors[2, 4, 2] == 3
+    widget.overlay_label.value = big
+    qtbot.waitUntil(lambda: widget.result.overlay.label == big, timeout=10000)
+    assert widget.result.overlay.hd == pytest.approx(expected.per_label[big]["hd"])
+    widget.jump_button.changed.emit(True)
+    qtbot.waitUntil(lambda: "prediction Hausdorff points" in viewer.layers, timeout=5000)

@@ -403,3 +403,107 @@ def test_closing_the_viewer_disconnects_the_three_docks(make_napari_viewer, qtbo
     click_run(widget)
     out = wait_for_output(qtbot, widget, "PD region growing")
     assert int(out.data.sum()) == 8998
+
+
+# --- issue 12: the user's edits and layers are safe; Cancel is prompt -------------------------
+
+
+def _competitive_pd(make_napari_viewer, qtbot, pd_slice):
+    viewer = make_napari_viewer()
+    image = viewer.add_image(pd_slice, name="PD", scale=(1.0, 1.0))
+    widget = RegionGrowingWidget(viewer)
+    points = press_add_seeds(widget)
+    points.add([WM])
+    widget.seed_label.value = 2
+    points.add([(5, 5)])
+    qtbot.waitUntil(
+        lambda: widget.output_layer(image) is not None and widget.controls.run_button.enabled,
+        timeout=10000,
+    )
+    return viewer, image, widget, points
+
+
+def test_painted_voxels_survive_an_automatic_rerun(make_napari_viewer, qtbot, pd_slice):
+    viewer, image, widget, points = _competitive_pd(make_napari_viewer, qtbot, pd_slice)
+    out = widget.output_layer(image)
+    first = out.data.copy()
+    # the user paints 20 voxels of a third label into the output, inside label 1's region
+    painted = np.argwhere(first == 1)[:20]
+    data = out.data.copy()
+    data[tuple(painted.T)] = 7
+    out.data = data
+    # moving the background seed re-runs the growth automatically
+    points.data = np.array([WM, VENTRICLE], dtype=float)
+    qtbot.waitUntil(lambda: "kept 20 voxels you painted" in widget.status.value, timeout=10000)
+    assert widget.output_layer(image) is out
+    assert (out.data[tuple(painted.T)] == 7).all()  # every painted voxel survived
+    unpainted = np.ones(first.shape, bool)
+    unpainted[tuple(painted.T)] = False
+    assert not np.array_equal(out.data[unpainted], first[unpainted])  # the rest re-grew
+    # a second re-run still keeps them (the record is what the dock wrote, not the mix)
+    points.data = np.array([WM, (5, 5)], dtype=float)
+    qtbot.waitUntil(lambda: widget.controls.run_button.enabled, timeout=10000)
+    qtbot.wait(600)
+    qtbot.waitUntil(lambda: widget.controls.run_button.enabled, timeout=10000)
+    assert (out.data[tuple(painted.T)] == 7).all()
+
+
+def test_a_user_layer_named_like_the_output_is_untouched(make_napari_viewer, qtbot, pd_slice):
+    viewer = make_napari_viewer()
+    image = viewer.add_image(pd_slice, name="PD", scale=(1.0, 1.0))
+    # the user's own layers with the output's name: one of another shape, one of the same
+    mine_small = viewer.add_labels(np.full((5, 5), 9, np.uint8), name="PD region growing")
+    mine_same = viewer.add_image(np.full(pd_slice.shape, 3, np.uint16), name="PD region growing")
+    before_small, before_same = mine_small.data.copy(), mine_same.data.copy()
+    widget = RegionGrowingWidget(viewer)
+    widget.image.value = image
+    widget.method.value = "connected"
+    widget.lower.value, widget.upper.value = 150, 180
+    press_add_seeds(widget).add([WM])
+    click_run(widget)
+    qtbot.waitUntil(lambda: widget.output_layer(image) is not None, timeout=10000)
+    out = widget.output_layer(image)
+    assert out is not mine_small and out is not mine_same
+    assert mine_small in viewer.layers and mine_same in viewer.layers
+    np.testing.assert_array_equal(mine_small.data, before_small)
+    np.testing.assert_array_equal(mine_same.data, before_same)
+    assert out.data[WM] == 1
+    # a second run updates the dock's own layer, still not the user's
+    click_run(widget)
+    qtbot.waitUntil(lambda: widget.controls.run_button.enabled, timeout=10000)
+    assert widget.output_layer(image) is out
+    np.testing.assert_array_equal(mine_same.data, before_same)
+
+
+def test_cancel_of_a_3d_competitive_growth_is_prompt(make_napari_viewer, qtbot, capsys):
+    import time
+
+    from napari_segtools.core.samples import mni152
+
+    t1, _, geometry = mni152()
+    viewer = make_napari_viewer()
+    image = viewer.add_image(t1, name="T1", scale=geometry.spacing)
+    widget = RegionGrowingWidget(viewer)
+    widget.auto_update.value = False
+    widget.mode.value = 3
+    centre = tuple(s // 2 for s in t1.shape)
+    points = press_add_seeds(widget)
+    points.add([centre])
+    widget.seed_label.value = 2
+    points.add([(2, 2, 2)])
+    layers_before = list(viewer.layers)
+    latencies = {}
+    for stage in ("gradient magnitude", "competitive growth"):
+        click_run(widget)
+        qtbot.waitUntil(lambda s=stage: widget.controls.progress.label == s, timeout=60000)
+        start = time.perf_counter()
+        widget.controls.cancel_button.native.click()
+        qtbot.waitUntil(lambda: widget.controls.run_button.enabled, timeout=10000)
+        latencies[stage] = time.perf_counter() - start
+        assert "cancelled" in widget.status.value
+        assert list(viewer.layers) == layers_before  # no layer created
+        assert widget.output_layer(image) is None
+    with capsys.disabled():
+        rounded = {k: round(v, 2) for k, v in latencies.items()}
+        print(f"\ncancel latency on MNI152 3-D (s): {rounded}")
+    assert max(latencies.values()) < 2.0, latencies

@@ -437,3 +437,86 @@ def test_no_action_blocks_the_gui_thread(make_napari_viewer, qtbot, sample):
     print(sample, {k: round(v) for k, v in worst.items()})
     # the limit is 150 ms; on a shared 2-core test machine allow scheduling noise
     assert max(worst.values()) < 150 * float(__import__("os").environ.get("STALL_MARGIN", "2"))
+
+
+# --- issue 12: prompt Cancel, the user's layers untouched, one-line messages --------------------
+
+
+def test_cancel_stops_a_large_opening_within_2_s_and_leaves_no_layer(make_napari_viewer, qtbot):
+    import time
+
+    from scipy import ndimage as ndi
+
+    viewer = make_napari_viewer()
+    volume = ndi.gaussian_filter(np.random.default_rng(0).random((128, 128, 128)), 3)
+    viewer.add_image(volume, name="noise")
+    widget = ThresholdWidget(viewer)
+    widget.preview.value = False
+    _settle(widget, qtbot)
+    widget.range.value = (0.5, float(volume.max()))
+    widget.cleanup.open_mm.value = 12.0  # once 17.6 s in one uninterruptible step
+    before = [layer.name for layer in viewer.layers]
+    _settle(widget, qtbot)
+    widget.controls.run_button.native.click()
+    assert widget.worker is not None
+    qtbot.wait(700)  # well inside the opening
+    assert not widget.controls.run_button.enabled
+    start = time.perf_counter()
+    widget.controls.cancel_button.native.click()
+    qtbot.waitUntil(lambda: widget.controls.run_button.enabled, timeout=5000)
+    elapsed = time.perf_counter() - start
+    print(f"cancel latency {elapsed:.2f} s")
+    assert elapsed < 2.0, f"Cancel took {elapsed:.2f} s"
+    assert [layer.name for layer in viewer.layers] == before
+    assert "cancelled" in widget.status.value
+
+
+@pytest.mark.parametrize("kind", ["image", "labels"])
+def test_a_user_layer_named_like_the_output_is_never_written(make_napari_viewer, qtbot, kind):
+    viewer = make_napari_viewer()
+    image = np.zeros((20, 20), np.int16)
+    image[5:15, 5:15] = 100
+    viewer.add_image(image, name="img")
+    user = np.full((20, 20), 7, np.uint16)
+    theirs = getattr(viewer, f"add_{kind}")(user.copy(), name="img threshold")
+    widget = ThresholdWidget(viewer)
+    _settle(widget, qtbot)
+    widget.image.value = viewer.layers["img"]
+    widget.range.value = (50.0, 100.0)
+    _apply(widget, qtbot)
+    assert theirs in viewer.layers
+    np.testing.assert_array_equal(theirs.data, user)
+    own = [layer for layer in viewer.layers if layer.metadata.get("napari_segtools_output")]
+    own = [layer for layer in own if layer.metadata["napari_segtools_output"] == "threshold"]
+    assert len(own) == 1 and own[0] is not theirs
+    assert own[0].name == "img threshold [2]"
+    assert int(own[0].data.sum()) == 100
+    _apply(widget, qtbot)  # a second Apply re-uses the own layer, still not the user's
+    names = [layer.name for layer in viewer.layers]
+    assert names.count("img threshold") == 1 and names.count("img threshold [2]") == 1
+    np.testing.assert_array_equal(theirs.data, user)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        np.where(np.eye(12, dtype=bool), np.nan, 1.0),
+        np.eye(12, dtype=bool),
+    ],
+    ids=["nan", "bool"],
+)
+def test_a_nan_or_bool_image_added_while_docked_is_a_one_line_message(
+    make_napari_viewer, qtbot, data
+):
+    viewer = make_napari_viewer()
+    widget = ThresholdWidget(viewer)
+    _settle(widget, qtbot)
+    viewer.add_image(data, name="odd")  # must not raise (EmitLoopError)
+    widget.image.value = viewer.layers["odd"]
+    _settle(widget, qtbot)
+    message = widget.status.value
+    assert message and "\n" not in message
+    assert widget.controls.last_error == message
+    widget.controls.run_button.native.click()
+    qtbot.waitUntil(lambda: widget.controls.run_button.enabled, timeout=10000)
+    assert "\n" not in widget.status.value

@@ -151,3 +151,89 @@ def test_without_torch_the_dock_opens_and_says_how_to_install(make_napari_viewer
     widget.run()  # refused inline, no worker started
     assert widget.worker is None and widget.controls.last_error == TORCH_MISSING
     assert "img U-Net" not in viewer.layers
+
+
+# ------------------------------------------------------------------ cancel, user layers, config
+def _mni152_viewer(make_napari_viewer):
+    from napari_segtools._sample_data import mni152
+
+    viewer = make_napari_viewer()
+    for data, kwargs, kind in mni152():
+        getattr(viewer, f"add_{kind}")(data, **kwargs)
+    return viewer, viewer.layers["MNI152 T1"]
+
+
+def _cancel_and_time(widget, qtbot) -> float:
+    """Click Cancel; return the seconds until the run has ended (Run enabled again)."""
+    import time
+
+    start = time.perf_counter()
+    widget.controls.cancel_button.changed.emit(True)
+    qtbot.waitUntil(lambda: widget.controls.run_button.enabled, timeout=10_000)
+    return time.perf_counter() - start
+
+
+@needs_torch
+@pytest.mark.parametrize("when", ["start-up", "mid-inference"])
+def test_cancel_on_mni152_is_prompt_and_leaves_no_layer(make_napari_viewer, qtbot, when):
+    viewer, image = _mni152_viewer(make_napari_viewer)
+    before = [layer.name for layer in viewer.layers]
+    widget = UNetWidget(viewer)
+    widget.image.value = image
+    widget.device.value = "cpu"
+    widget.probabilities.value = widget.uncertainty.value = True
+    widget.controls.run_button.clicked()
+    if when == "mid-inference":
+        qtbot.waitUntil(lambda: "window" in (widget.controls.progress.label or ""), timeout=60_000)
+        qtbot.wait(300)  # inside a forward pass
+        assert widget.worker.is_running
+    latency = _cancel_and_time(widget, qtbot)
+    print(f"U-Net cancel ({when}) on MNI152: {latency * 1000:.0f} ms")
+    assert latency < 2.0
+    assert "cancelled" in widget.controls.last_error
+    qtbot.wait(200)  # a late result would land now
+    assert [layer.name for layer in viewer.layers] == before
+
+
+@needs_torch
+def test_a_user_layer_named_like_the_output_is_never_touched(make_napari_viewer, qtbot, tmp_path):
+    viewer = make_napari_viewer()
+    image = np.random.default_rng(0).random((20, 24)).astype(np.float32)
+    viewer.add_image(image, name="img")
+    mine = viewer.add_image(np.full((3, 4), 7.0), name="img U-Net")  # the user's own layer
+    widget = UNetWidget(viewer)
+    widget.model.value = FROM_FILE
+    widget.model_file.value = _tiny_package(tmp_path)
+    widget.image.value = viewer.layers["img"]
+    for _ in range(2):  # a second run reuses the dock's own output, never the user's
+        _run(widget, qtbot)
+        assert widget.controls.last_error is None
+    assert viewer.layers["img U-Net"] is mine
+    np.testing.assert_array_equal(mine.data, np.full((3, 4), 7.0))
+    assert [layer.name for layer in viewer.layers] == ["img", "img U-Net", "img U-Net [2]"]
+    out = viewer.layers["img U-Net [2]"]
+    assert isinstance(out, Labels) and out.data.shape == image.shape
+    assert out.metadata["napari_segtools_output"] == "U-Net inference"
+
+
+@needs_torch
+def test_a_config_whose_classes_disagree_with_the_weights_is_refused_before_inference(
+    make_napari_viewer, qtbot, tmp_path
+):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((8, 8), np.float32), name="img")
+    config = _tiny_package(tmp_path)
+    data = json.loads(config.read_text())
+    data["class_names"], data["class_colors"] = ["bg", "a"], ["#000000", "#ff0000"]
+    config.write_text(json.dumps(data))
+    widget = UNetWidget(viewer)
+    widget.model.value = FROM_FILE
+    widget.model_file.value = config
+    seen = []
+    widget.controls.run_button.clicked()
+    widget.worker.yielded.connect(lambda p: seen.append(p.message))
+    qtbot.waitUntil(lambda: widget.controls.run_button.enabled, timeout=60_000)
+    assert "classes and weights disagree" in widget.controls.last_error
+    assert widget.controls.last_error.count("\n") == 0
+    assert not any("window" in m for m in seen)  # refused before any window ran
+    assert [layer.name for layer in viewer.layers] == ["img"]

@@ -10,7 +10,11 @@ from napari.layers import Labels
 
 from .._layer_style import labels_style
 from ._common import Section, layer_choices
-from ._layers import find_layer, write_output
+from ._layers import OUTPUT_KEY
+
+#: metadata key marking a layer as a widget's own output (value: the operation)
+#: metadata key naming the image an own output layer was made for
+SOURCE_KEY = "napari_segtools_source"
 
 _MODES = [
     ("overwrite all", "all"),
@@ -34,7 +38,8 @@ def _names_of(layer) -> dict[int, str]:
 class LabelOutput(Section):
     """Output settings plus a one-step undo of the last write, as an "Output" group.
 
-    ``target.value`` is None for the widget's own layer ``"<input> <operation>"``. The masking
+    ``target.value`` is None for the widget's own layer ``"<input> <operation>"``, identified
+    by its metadata (:data:`OUTPUT_KEY`), never by its name alone. The masking
     controls (``mode``, ``inside_label``) are in :attr:`advanced_widgets` for the dock's
     Advanced group.
     """
@@ -95,23 +100,59 @@ class LabelOutput(Section):
         )
         return own + labels
 
-    def resolve(self, source, dtype=np.uint8):
-        """Return the Labels layer to write into; the own layer is created empty on ``source``'s grid."""
+    def own_layer(self, source):
+        """Return this widget's own output layer for ``source`` (found by metadata), or None.
+
+        A layer counts as the widget's own only when its metadata says the widget made it
+        (:data:`OUTPUT_KEY`) for ``source``; a user's layer with the same name never does.
+        """
+        for layer in self._viewer.layers:
+            meta = layer.metadata
+            if (
+                isinstance(layer, Labels)
+                and meta.get(OUTPUT_KEY) == self._operation
+                and meta.get(SOURCE_KEY) == source.name
+                and layer.data.shape == source.data.shape
+            ):
+                return layer
+        return None
+
+    def resolve(self, source):
+        """Return the Labels layer to write into, or None for an own layer not made yet.
+
+        The own layer is created only by :meth:`create` when a result is written, so a
+        cancelled or failed run leaves no layer behind.
+        """
         layer = self.target.value
         if layer is None:
-            name = f"{source.name} {self._operation}"
-            existing = find_layer(self._viewer, name)
-            if isinstance(existing, Labels) and existing.data.shape == source.data.shape:
-                return existing
-            return write_output(
-                self._viewer, name, np.zeros(source.data.shape, dtype), source=source
-            )
+            return self.own_layer(source)
         if layer.data.shape != source.data.shape:
             raise ValueError(
                 f"Labels layer '{layer.name}' has shape {layer.data.shape} but image "
                 f"'{source.name}' has shape {source.data.shape}; choose a layer on the same grid"
             )
         return layer
+
+    def create(self, source, dtype=np.uint8):
+        """Add the widget's own empty output layer on ``source``'s grid, under a free name."""
+        base = name = f"{source.name} {self._operation}"
+        taken = {layer.name for layer in self._viewer.layers}
+        i = 2
+        while name in taken:  # a user's layer keeps its name and its data
+            name = f"{base} [{i}]"
+            i += 1
+        return self._viewer.add_labels(
+            np.zeros(source.data.shape, dtype),
+            name=name,
+            scale=source.scale,
+            translate=source.translate,
+            affine=source.affine,
+            metadata={
+                **source.metadata,
+                OUTPUT_KEY: self._operation,
+                SOURCE_KEY: source.name,
+            },
+        )
 
     def paint_options(self) -> dict:
         """Return the keyword options of ``core.cleanup.paint_labels`` (mode, inside label)."""

@@ -14,7 +14,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "current_slice_index",
+    "OUTPUT_KEY",
     "find_layer",
+    "is_output_of",
+    "owned_name",
+    "write_owned",
     "layer_to_array",
     "points_to_indices",
     "write_output",
@@ -89,5 +93,45 @@ def write_output(
         translate=source.translate,
         affine=source.affine,
         metadata={**source.metadata, **kwargs.pop("metadata", {})},
+        **kwargs,
+    )
+
+
+#: metadata key naming the widget that made an output layer (its value: the widget's name)
+OUTPUT_KEY = "napari_segtools_output"
+
+
+def is_output_of(layer, owner: str) -> bool:
+    """Return whether ``layer`` is an output made by the widget ``owner``."""
+    return layer is not None and layer.metadata.get(OUTPUT_KEY) == owner
+
+
+def owned_name(viewer: napari.Viewer, name: str, owner: str) -> str:
+    """Return ``name`` if it is free or ``owner``'s output, else the first such ``"name [k]"``."""
+    k = 1
+    candidate = name
+    while True:
+        layer = find_layer(viewer, candidate)
+        if layer is None or is_output_of(layer, owner):
+            return candidate
+        k += 1
+        candidate = f"{name} [{k}]"
+
+
+def write_owned(
+    viewer: napari.Viewer, name: str, data, *, source, owner: str, kind: str = "labels", **kwargs
+):
+    """Write ``data`` into ``owner``'s output layer ``name`` (see :func:`owned_name`).
+
+    Returns the layer. The layer's metadata is ``source``'s plus ``OUTPUT_KEY: owner``.
+    """
+    metadata = {**source.metadata, OUTPUT_KEY: owner}
+    return write_output(
+        viewer,
+        owned_name(viewer, name, owner),
+        data,
+        source=source,
+        kind=kind,
+        metadata=metadata,
         **kwargs,
     )

@@ -38,6 +38,8 @@ class RunControls(Container):
         buttons.margins = (0, 0, 0, 0)
         #: the dock's one status line: results, user mistakes inline, failures
         self.status = StatusLine()
+        #: the worker these controls belong to now (None when idle)
+        self.current: GeneratorWorker | None = None
         super().__init__(widgets=[buttons, self.progress, self.status], labels=False, **kwargs)
         self.margins = (0, 0, 0, 0)
 
@@ -99,11 +101,14 @@ def run_generator(
     def on_finished():
         if bar is not None:
             bar.close()
+        with contextlib.suppress(TypeError, RuntimeError):  # already disconnected
+            controls.cancel_button.changed.disconnect(worker.quit)
+        if controls.current is not worker:  # a newer worker owns the buttons now
+            return
+        controls.current = None
         controls.progress.visible = False
         controls.run_button.enabled = True
         controls.cancel_button.enabled = False
-        with contextlib.suppress(TypeError, RuntimeError):  # already disconnected
-            controls.cancel_button.changed.disconnect(worker.quit)
 
     worker.yielded.connect(on_yield)
     worker.returned.connect(on_returned)
@@ -113,5 +118,6 @@ def run_generator(
     controls.cancel_button.changed.connect(worker.quit)
     controls.run_button.enabled = False
     controls.cancel_button.enabled = True
+    controls.current = worker
     worker.start()
     return worker

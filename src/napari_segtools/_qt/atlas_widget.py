@@ -23,7 +23,7 @@ from ..core.geometry import layer_geometry
 from ..core.registration import PRESETS, RegistrationSettings
 from ._common import USER_ERRORS, Section, layer_choices
 from ._dock import ScrollDock
-from ._layers import write_output
+from ._layers import write_owned
 from ._worker import RunControls, run_generator
 
 if TYPE_CHECKING:
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
     from ..core.atlas import Atlas
 
+#: the name this dock's output layers carry in ``metadata`` (see ``_layers.write_owned``)
+OWNER = "Atlas propagation"
 _SOURCES = [("Layer pairs", "layers"), ("Atlas folder", "folder")]
 _METRICS = [
     ("Mattes mutual information", "mattes"),
@@ -252,6 +254,9 @@ class AtlasWidget(ScrollDock):
             folder = Path(self.folder.value)
             if not folder.is_dir():
                 raise ValueError(f"atlas folder {str(folder)!r} does not exist")
+            from ..core.atlas import _find_pairs
+
+            _find_pairs(folder)  # names only: a folder without pairs is refused at once
             return folder
         pairs = [self._pairs[k] for k in self.pairs.value if k in self._pairs]
         if (
@@ -282,65 +287,71 @@ class AtlasWidget(ScrollDock):
 
     # ------------------------------------------------------------------ run
     def run(self, *_: object) -> None:
-        """Start the propagation in a worker; results land in this widget's output layers."""
-        from ..core.atlas import iter_propagate_atlases, read_atlas_folder
+        """Start the propagation in a worker; results land in this widget's output layers.
 
+        An atlas folder is read in the worker too (a large or corrupt file never blocks the
+        GUI); a file that cannot be read is reported in one line naming it.
+        """
         target = self.target.value
         try:
             if target is None:
                 raise ValueError("pick a target image layer")
             atlases = self._atlases()
-            if isinstance(atlases, Path):
-                atlases = read_atlas_folder(atlases)
         except USER_ERRORS as exc:
             self.controls.status.refuse(str(exc))
             return
         self.worker = run_generator(
             self.controls,
-            iter_propagate_atlases,
+            _read_and_propagate,
             np.asarray(target.data),
             atlases,
             geometry=layer_geometry(target),
             settings=self.settings(),
             fusion=self.fusion.value,
-            top_k=min(self.top_k.value, len(atlases)) or None,
+            top_k=self.top_k.value or None,
             n_jobs=self.n_jobs.value,
             displacement=self.displacement.value,
             title="Atlas propagation",
             on_returned=lambda result: self._show(target, result),
         )
-        self.controls.status.say(f"registering {len(atlases)} atlas(es)...")
+        what = "the atlas folder" if isinstance(atlases, Path) else f"{len(atlases)} atlas(es)"
+        self.controls.status.say(f"registering {what}...")
 
     def _show(self, target, result):
         if not self.connections.alive or target not in self.viewer.layers:
             return
+        if self.worker is not None and self.worker.abort_requested:
+            return  # Cancel came while the last step ran: no layer is made
         name = target.name
         known = self._label_names()
         names = {int(k): known.get(int(k), f"label {k}") for k in result.probabilities}
-        write_output(
+        write_owned(
             self.viewer,
             f"{name} atlas labels",
             result.labels,
             source=target,
+            owner=OWNER,
             **labels_style(names),
         )
         for i, warped in enumerate(result.warped_images):
-            write_output(
+            write_owned(
                 self.viewer,
                 f"{name} warped atlas {i + 1}",
                 warped,
                 source=target,
+                owner=OWNER,
                 kind="image",
                 colormap="gray",
                 blending="additive",
                 visible=False,
             )
         for label, prob in result.probabilities.items():
-            write_output(
+            write_owned(
                 self.viewer,
                 f"{name} probability {label}",
                 prob,
                 source=target,
+                owner=OWNER,
                 kind="image",
                 colormap="magma",
                 contrast_limits=(0.0, 1.0),
@@ -348,11 +359,12 @@ class AtlasWidget(ScrollDock):
             )
         for i, disp in enumerate(result.displacement_mm):
             if disp is not None:
-                write_output(
+                write_owned(
                     self.viewer,
                     f"{name} displacement {i + 1} (mm)",
                     disp,
                     source=target,
+                    owner=OWNER,
                     kind="image",
                     colormap="viridis",
                     visible=False,
@@ -366,3 +378,15 @@ class AtlasWidget(ScrollDock):
             show_warning(message)
         if result.warnings:
             self.controls.status.refuse(result.warnings[0])
+
+
+def _read_and_propagate(target, atlases, *, top_k, **options):
+    """Worker side: read an atlas folder (one-line errors naming the file), then propagate."""
+    from ..core._types import Progress
+    from ..core.atlas import iter_propagate_atlases, read_atlas_folder
+
+    if isinstance(atlases, Path):
+        yield Progress(0, 1, f"reading atlas folder {atlases.name}")
+        atlases = read_atlas_folder(atlases)
+    top_k = min(top_k, len(atlases)) if top_k else None
+    return (yield from iter_propagate_atlases(target, atlases, top_k=top_k, **options))

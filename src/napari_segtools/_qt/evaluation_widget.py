@@ -10,6 +10,7 @@ refused pair clears them.
 from __future__ import annotations
 
 import contextlib
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,7 @@ from magicgui.widgets import (
     PushButton,
     Select,
 )
-from napari.layers import Labels
+from napari.layers import Image, Labels, Points, Shapes
 from napari.utils.colormaps import DirectLabelColormap
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QWidget
@@ -43,7 +44,6 @@ from ._common import Section, layer_choices, themed
 from ._distance_plot import PLOT_KINDS, DistancePlot
 from ._dock import ScrollDock
 from ._evaluation_inputs import pair_problem, prepare_inputs
-from ._layers import find_layer, write_output
 from ._metrics_table import MetricsTable, WarningsList
 from ._pitfall_picker import PitfallPicker
 from ._worker import RunControls, run_generator
@@ -59,6 +59,12 @@ DISTANCE_COLORMAP = "plasma"
 MARKER_COLOURS = {"reference": "#ffd400", "prediction": "#00e5ff"}
 #: metadata key marking this panel's own output layers (kept out of the layer pickers)
 _OUTPUT_KEY = "napari_segtools_evaluation_output"
+#: metadata key naming the role of an output layer ("error", "distance", "points", "line")
+_ROLE_KEY = "napari_segtools_evaluation_role"
+#: metadata key holding the token of the panel that made the layer: a layer is the panel's own
+#: only when it carries this panel's token, so a user's layer named like an overlay (or one
+#: copied from an overlay) is never written or removed
+_PANEL_KEY = "napari_segtools_evaluation_panel"
 #: what the status says while the shown numbers belong to earlier inputs
 STALE_TEXT = "stale: inputs changed; press Evaluate for current numbers."
 #: the pitfall thresholds offered under Advanced: (name, label, default, step)
@@ -136,6 +142,12 @@ class EvaluationWidget(ScrollDock):
         self._named: list = []
         self._checked_pair: tuple = (None, None)
         self._present_ids: list[int] = []
+        #: this panel's token in its layers' metadata (see :data:`_PANEL_KEY`)
+        self._token = uuid.uuid4().hex
+        #: counts results; a staged display step of an older result does nothing
+        self._generation = 0
+        #: the worker a Cancel detached from: still finishing its step, its result is dropped
+        self._abandoned = None
         #: True while the shown numbers belong to inputs that have changed since
         self.stale = False
         pickers = {"choices": self._layer_choices, "nullable": True}
@@ -341,6 +353,7 @@ class EvaluationWidget(ScrollDock):
             option.changed.connect(self._on_options_changed)
         self.show_overlays.changed.connect(self._on_show_overlays)
         self.controls.run_button.changed.connect(self.evaluate)
+        self.controls.cancel_button.changed.connect(self._on_cancel)
         self.show_all.changed.connect(self.table.set_show_all)
         self.copy_button.changed.connect(self.table.copy_to_clipboard)
         self.csv_button.changed.connect(self._export_csv)
@@ -375,6 +388,7 @@ class EvaluationWidget(ScrollDock):
         self._timer.stop()
         self._unwatch_data()
         self.picker.teardown()
+        self._generation += 1  # staged display steps still queued do nothing
         if self._busy():
             self.worker.quit()
 
@@ -464,6 +478,7 @@ class EvaluationWidget(ScrollDock):
 
     def _on_case_picked(self, reference) -> None:
         """Take the pair of the case the picker shows; the last case's overlays go."""
+        self._generation += 1
         self._remove_outputs()
         if self.reference.value is not reference:
             self.reference.value = reference  # a user choice, made through the picker
@@ -551,6 +566,36 @@ class EvaluationWidget(ScrollDock):
     def _busy(self) -> bool:
         return self.worker is not None and self.worker.is_running
 
+    def _on_cancel(self, _=None) -> None:
+        """Detach from the running worker at once: the panel is free again within a moment.
+
+        The worker stops at its next step (``run_generator`` asks it to quit); until then it
+        finishes its current step in the background and its result is dropped, so a Cancel
+        never has to wait for a long step and never adds a layer.
+        """
+        worker = self.worker
+        if worker is None or not worker.is_running:
+            return
+        self._abandoned, self.worker = worker, None
+        self._generation += 1
+        with contextlib.suppress(TypeError, RuntimeError):
+            worker.returned.disconnect(self._show_result)
+        with contextlib.suppress(TypeError, RuntimeError):
+            worker.returned.disconnect(self._show_overlay)
+        worker.finished.connect(self._on_abandoned_finished)
+        self.controls.progress.visible = False
+        self.controls.cancel_button.enabled = False
+        self._say_state()
+        self.status.refuse("Evaluate cancelled; no layer was changed.")
+
+    def _on_abandoned_finished(self) -> None:
+        """Give the controls back to a newer running worker once a detached one has stopped."""
+        self._abandoned = None
+        if self._busy():  # run_generator's clean-up of the old worker reset the shared controls
+            self.controls.progress.visible = True
+            self.controls.run_button.enabled = False
+            self.controls.cancel_button.enabled = True
+
     def _options(self) -> EvaluationOptions:
         return EvaluationOptions(
             nsd_tolerance_mm=float(self.nsd_tolerance_mm.value),
@@ -604,44 +649,134 @@ class EvaluationWidget(ScrollDock):
         }
 
     def output_layers(self) -> list:
-        """Return the panel's own layers now in the viewer."""
-        return [layer for layer in self.viewer.layers if _OUTPUT_KEY in layer.metadata]
+        """Return the panel's own layers now in the viewer (found by metadata, not by name)."""
+        return [layer for layer in self.viewer.layers if self._is_own(layer)]
 
-    def _remove_outputs(self, keep=()) -> None:
+    def _is_own(self, layer) -> bool:
+        return layer.metadata.get(_PANEL_KEY) == self._token
+
+    def _own_layer(self, role: str):
+        """Return this panel's output layer of ``role``, or None (a user's layer never)."""
+        return next(
+            (
+                layer
+                for layer in self.viewer.layers
+                if self._is_own(layer) and layer.metadata.get(_ROLE_KEY) == role
+            ),
+            None,
+        )
+
+    def _own_metadata(self, role: str, description: str) -> dict:
+        return {
+            **self._pair[0].metadata,
+            _OUTPUT_KEY: description,
+            _ROLE_KEY: role,
+            _PANEL_KEY: self._token,
+        }
+
+    def _remove_outputs(self) -> None:
         for layer in self.output_layers():
-            if layer.name not in keep:
-                self.viewer.layers.remove(layer)
+            self.viewer.layers.remove(layer)
+
+    def _put_layer(self, role: str, data, *, kind: str, description: str, **style):
+        """Show ``data`` in this panel's ``role`` layer: its data updated in place when it fits.
+
+        A layer is created only the first time (or when the shape or type changed); style
+        arguments apply to a new layer only, so an update is one data assignment (one refresh).
+        The layer is named like the prediction; a user's layer of that name is left alone (napari
+        then numbers the new name).
+        """
+        source = self._pair[0]
+        name = self._output_names()[role]
+        layer_type = {"labels": Labels, "image": Image, "points": Points, "shapes": Shapes}[kind]
+        layer = self._own_layer(role)
+        fits = (
+            layer is not None
+            and type(layer) is layer_type
+            and (kind in ("points", "shapes") or layer.data.shape == np.shape(data))
+        )
+        if layer is not None and not fits:
+            self.viewer.layers.remove(layer)
+        if not fits:
+            add = getattr(self.viewer, f"add_{kind}")
+            return add(
+                data,
+                name=name,
+                scale=source.scale,
+                translate=source.translate,
+                affine=source.affine,
+                metadata=self._own_metadata(role, description),
+                **style,
+            )
+        layer.data = data
+        geometry = {"scale": source.scale, "translate": source.translate}
+        for key, value in geometry.items():
+            if not np.array_equal(getattr(layer, key), value):
+                setattr(layer, key, value)
+        if not np.allclose(layer.affine.affine_matrix, source.affine.affine_matrix):
+            layer.affine = source.affine
+        layer.metadata = self._own_metadata(role, description)
+        if layer.name != name:
+            layer.name = name
+        if not layer.visible:
+            layer.visible = True
+        return layer
 
     def _show_result(self, result: EvaluationResult) -> None:
+        """Show a result: the table at once, then each layer in its own turn of the event loop.
+
+        Adding a full-volume layer makes napari build its visuals on the GUI thread (about
+        100 ms each on a loaded machine); adding them one per event-loop turn keeps the panel
+        and the canvas answering in between. :attr:`result` is set when everything is shown.
+        """
         if self._torn_down:
             return
-        self.result = result
-        self.stale = False
+        self._generation += 1
         report = result.report
         self.table.show_report(report)
         self.warnings.show_warnings(report.warnings)
-        self._say_state()
         self.jump_button.enabled = False
-        names = self._output_names()
         if result.error_map is None:
             self._remove_outputs()
+            self.result, self.stale = result, False
             self.plot.clear_plot("overlays are off")
+            self._say_state()
             return
-        self._remove_outputs(keep=(names["error"], names["distance"]))
-        write_output(
-            self.viewer,
-            names["error"],
-            result.error_map,
-            source=self._pair[0],
-            kind="labels",
-            colormap=DirectLabelColormap(color_dict=ERROR_COLOURS),
-            features=label_features(ERROR_MAP_NAMES),
-            metadata={_OUTPUT_KEY: "error map (1 TP, 2 FP, 3 FN)"},
+        self._say_state()
+        self._staged(
+            [
+                lambda: self._put_layer(
+                    "error",
+                    result.error_map,
+                    kind="labels",
+                    description="error map (1 TP, 2 FP, 3 FN)",
+                    colormap=DirectLabelColormap(color_dict=ERROR_COLOURS),
+                    features=label_features(ERROR_MAP_NAMES),
+                ),
+                lambda: self._finish_result(result),
+            ]
         )
+
+    def _staged(self, steps) -> None:
+        """Run ``steps`` one per event-loop turn; a newer result or a close drops the rest."""
+        generation = self._generation
+
+        def run(index: int) -> None:
+            if self._torn_down or generation != self._generation:
+                return
+            steps[index]()
+            if index + 1 < len(steps):
+                QTimer.singleShot(0, lambda: run(index + 1))
+
+        run(0)
+
+    def _finish_result(self, result: EvaluationResult) -> None:
+        self.result, self.stale = result, False
         with self.overlay_label.changed.blocked():
             self.overlay_label.reset_choices()
             if result.overlay is not None:
                 self.overlay_label.value = result.overlay.label
+        self._say_state()
         self._show_overlay(result.overlay)
 
     def _evaluated_labels(self, _widget=None) -> list[int]:
@@ -661,42 +796,46 @@ class EvaluationWidget(ScrollDock):
             title="Boundary distances",
         )
 
+    def _hide_markers(self) -> None:
+        """Hide the Hausdorff markers (they belong to an earlier overlay); no layer is removed."""
+        for role in ("points", "line"):
+            layer = self._own_layer(role)
+            if layer is not None and layer.visible:
+                layer.visible = False
+
     def _show_overlay(self, overlay) -> None:
         if self._torn_down:
             return
         if self.result is not None:
             self.result = EvaluationResult(self.result.report, self.result.error_map, overlay)
         self.jump_button.enabled = overlay is not None
-        names = self._output_names()
-        for key in ("points", "line"):  # the markers belong to the previous overlay
-            layer = find_layer(self.viewer, names[key])
-            if layer is not None:
-                self.viewer.layers.remove(layer)
-        existing = find_layer(self.viewer, names["distance"])
+        self._hide_markers()
         if overlay is None or overlay.distance_map is None:
+            existing = self._own_layer("distance")
             if existing is not None:
                 self.viewer.layers.remove(existing)
         else:
-            write_output(
-                self.viewer,
-                names["distance"],
+            layer = self._put_layer(
+                "distance",
                 overlay.distance_map,
-                source=self._pair[0],
                 kind="image",
+                description=f"boundary distance of label {overlay.label}: reference "
+                "boundary to prediction, prediction boundary to reference",
                 colormap=DISTANCE_COLORMAP,
                 contrast_limits=(0.0, max(float(overlay.hd), 1e-6)),
                 interpolation2d="nearest",
-                metadata={
-                    _OUTPUT_KEY: f"boundary distance of label {overlay.label}: reference "
-                    "boundary to prediction, prediction boundary to reference",
-                    "unit": overlay.distances.unit,
-                },
             )
+            limits = [0.0, max(float(overlay.hd), 1e-6)]
+            if list(layer.contrast_limits) != limits:
+                layer.contrast_limits = limits
+            layer.metadata = {**layer.metadata, "unit": overlay.distances.unit}
         self._update_plot()
 
     def _on_show_overlays(self, show: bool) -> None:
         """Show or hide the drawn overlays at once (the next evaluation draws them or not)."""
         for layer in self.output_layers():
+            if layer.metadata.get(_ROLE_KEY) in ("points", "line") and show:
+                continue  # the markers come back with the next jump
             if layer.visible != bool(show):
                 layer.visible = bool(show)
 
@@ -723,7 +862,9 @@ class EvaluationWidget(ScrollDock):
 
         The slice moves to the point farthest from the other boundary; the camera centres on
         the middle of the segment to the nearest point of the other boundary and zooms so that
-        the segment fills two thirds of the canvas (at least 20 voxels are in view).
+        the segment fills two thirds of the canvas (at least 20 voxels are in view). The
+        markers are drawn in the next turns of the event loop (the first time napari builds
+        their visuals), in layers reused by every later jump.
         """
         if self.result is None or self.result.overlay is None:
             return
@@ -745,43 +886,72 @@ class EvaluationWidget(ScrollDock):
         span = float(np.linalg.norm((far - near)[displayed]))
         span = max(1.5 * span, 20.0 * float(np.min(np.abs(ref.scale[-far.size :]))))
         camera.zoom = float(np.min(self.viewer.canvas.size)) / span
-        self._mark_hausdorff(overlay)
+        self._generation += 1
+        self._staged([lambda: self._mark_line(overlay), lambda: self._mark_points(overlay)])
 
-    def _mark_hausdorff(self, overlay) -> None:
-        """Mark both ends of the Hausdorff distance (Points) and the line between (Shapes)."""
-        names = self._output_names()
+    def _marker_ends(self, overlay) -> np.ndarray:
+        return np.array([overlay.hd_location, overlay.hd_partner or overlay.hd_location], float)
+
+    def _mark_line(self, overlay) -> None:
+        """Draw the Hausdorff segment (a Shapes line), reusing the panel's line layer."""
         ref = self._pair[0]
-        other = "prediction" if overlay.hd_side == "reference" else "reference"
-        ends = np.array([overlay.hd_location, overlay.hd_partner or overlay.hd_location], float)
-        for key in ("points", "line"):
-            layer = find_layer(self.viewer, names[key])
-            if layer is not None:
-                self.viewer.layers.remove(layer)
-        meta = {**ref.metadata, _OUTPUT_KEY: f"Hausdorff distance of label {overlay.label}"}
-        geometry = {"scale": ref.scale, "translate": ref.translate, "affine": ref.affine}
-        self.viewer.add_shapes(
+        description = f"Hausdorff distance of label {overlay.label}"
+        layer = self._own_layer("line")
+        ends = self._marker_ends(overlay)
+        if layer is not None and type(layer) is Shapes:
+            layer.data = [ends]  # a line of the same two vertices: replaced in place
+            layer.shape_type = ["line"]
+            self._restore(layer, "line", description)
+            return
+        self._put_layer(
+            "line",
             [ends],
+            kind="shapes",
+            description=description,
             shape_type="line",
-            name=names["line"],
             edge_color="#ff1744",
             edge_width=float(np.min(np.abs(ref.scale))) * 0.4,
-            metadata=meta,
-            **geometry,
         )
-        self.viewer.add_points(
+
+    def _mark_points(self, overlay) -> None:
+        """Mark both ends of the Hausdorff distance (Points), reusing the panel's points layer."""
+        other = "prediction" if overlay.hd_side == "reference" else "reference"
+        ends = self._marker_ends(overlay)
+        features = {"boundary": [overlay.hd_side, other], "distance": [overlay.hd, 0.0]}
+        colours = [MARKER_COLOURS[overlay.hd_side], MARKER_COLOURS[other]]
+        description = f"Hausdorff distance of label {overlay.label}"
+        layer = self._own_layer("points")
+        if layer is not None and type(layer) is Points and len(layer.data) == 2:
+            layer.data = ends
+            layer.features = features
+            layer.face_color = colours
+            layer.refresh_text()
+            self._restore(layer, "points", description)
+            return
+        self._put_layer(
+            "points",
             ends,
-            name=names["points"],
-            features={
-                "boundary": [overlay.hd_side, other],
-                "distance": [overlay.hd, 0.0],
-            },
-            face_color=[MARKER_COLOURS[overlay.hd_side], MARKER_COLOURS[other]],
+            kind="points",
+            description=description,
+            features=features,
+            face_color=colours,
             border_color="#ff1744",
             size=2.5,
             text={"string": "{boundary}", "color": "white", "size": 9, "anchor": "upper_left"},
-            metadata=meta,
-            **geometry,
         )
+
+    def _restore(self, layer, role: str, description: str) -> None:
+        """Bring a reused marker layer up to date: geometry, name, metadata, visible."""
+        source = self._pair[0]
+        for key in ("scale", "translate"):
+            if not np.array_equal(getattr(layer, key), getattr(source, key)):
+                setattr(layer, key, getattr(source, key))
+        layer.metadata = self._own_metadata(role, description)
+        name = self._output_names()[role]
+        if layer.name != name:
+            layer.name = name
+        if not layer.visible:
+            layer.visible = True
 
     # ---- export --------------------------------------------------------------------------
     def export_metadata(self) -> dict:
@@ -815,5 +985,19 @@ class EvaluationWidget(ScrollDock):
             f"{fmt.upper()} files (*.{fmt})",
         )
         if path:
+            self.save_report(path)
+
+    def save_report(self, path) -> Path | None:
+        """Export to ``path`` and say the outcome in the status line, never with a traceback.
+
+        A path that cannot be written (missing folder, a folder, no permission, disk full) is
+        one line naming the path and the reason; nothing is written then. Returns the path
+        written, or None.
+        """
+        try:
             written = self.export_report(path)
-            self.status.say(f"Saved {written}")
+        except (OSError, ValueError) as exc:
+            self.status.refuse(f"Not saved: {exc}")
+            return None
+        self.status.say(f"Saved {written}")
+        return written

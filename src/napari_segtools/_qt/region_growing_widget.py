@@ -12,7 +12,7 @@ import contextlib
 import warnings
 import weakref
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,7 +26,7 @@ from ..core.geometry import voxel_volume
 from ..core.region_growing import shrunken_labels
 from ._common import Section, layer_choices
 from ._dock import ScrollDock
-from ._layers import current_slice_index, find_layer, points_to_indices, write_output
+from ._layers import current_slice_index, points_to_indices
 from ._worker import RunControls, run_generator
 
 if TYPE_CHECKING:
@@ -53,6 +53,14 @@ _FIELDS = {
 _RERUN_DELAY_MS = 300
 #: metadata key of a seeds Points layer: the image layer it belongs to
 SEEDS_OF = "napari_segtools_seeds_of"
+#: metadata key of the output Labels layer this dock made: the image layer it was grown from.
+#: The output is found by this key, never by its name: a user's layer of the same name is
+#: never written or removed
+GROWN_FROM = "napari_segtools_region_growing_of"
+#: output layer -> the volume this dock last wrote into it; voxels that differ from it now were
+#: painted by the user and survive every later run (kept outside the layer's metadata, which
+#: napari copies and may save)
+_WRITTEN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 #: a label that loses more than this fraction of its voxels in one run is reported
 MAX_LOSS_FRACTION = 0.8
 _MAX_LABEL = 255
@@ -61,6 +69,19 @@ _MAX_LABEL = 255
 def segment_color(label: int) -> str:
     """Return the colour of segment ``label``: the same in the result layer and on its seeds."""
     return PALETTE[(int(label) - 1) % len(PALETTE)]
+
+
+@cache
+def _seed_colormap() -> dict[int, np.ndarray]:
+    """Return label -> RGBA of every seed label, parsed once.
+
+    napari reads 255 RGBA rows in ~5 ms but takes ~24 ms to parse 255 colour names, on the GUI
+    thread, for every new seeds layer.
+    """
+    from napari.utils.colormaps.standardize_color import transform_color
+
+    rgba = transform_color([segment_color(k) for k in range(1, _MAX_LABEL + 1)])
+    return {k: rgba[k - 1] for k in range(1, _MAX_LABEL + 1)}
 
 
 def segment_name(names: dict[int, str], label: int) -> str:
@@ -73,21 +94,40 @@ class _Grown:
     """What the worker hands back: the full output volume and what changed in the block."""
 
     data: np.ndarray
+    #: what the dock wrote, without the user's painted voxels (the next run's reference)
+    written: np.ndarray
+    #: voxels of the grown block the user had painted and that were kept
+    kept: int
     counts: dict[int, int]
     lost: dict[int, tuple[int, int]]
     present: tuple[int, ...]
 
 
-def _grow_and_paint(gen, previous, shape, lead, method, label, seed_labels):
+def _grow_and_paint(gen, previous, shape, lead, method, label, seed_labels, record=None):
     """Run a core growth generator, then paint its result into the output volume (in the worker).
 
     ``previous`` is the output layer's data (or ``None``); only the block at ``lead`` changes.
+    ``record`` is what the dock last wrote into that layer: the voxels where ``previous``
+    differs from it were painted by the user, and keep the user's value.
     """
     result = yield from gen
     out = np.zeros(shape, np.uint8) if previous is None else np.array(previous, copy=True)
+    if record is None or previous is None or record.shape != out.shape:
+        written = out.copy()
+        painted = None
+    else:
+        written = np.array(record, copy=True)
+        painted = np.asarray(previous[lead]) != record[lead]
     before = np.array(out[lead], copy=True)
     source = result if method == "competitive" else np.where(result, label, 0)
+    written[lead] = paint_labels(written[lead], source, mode="replace")
     out[lead] = paint_labels(out[lead], source, mode="replace")
+    kept = 0
+    if painted is not None and painted.any():
+        block = out[lead]
+        block[painted] = np.asarray(previous[lead])[painted]  # the user's edits win
+        out[lead] = block
+        kept = int(np.count_nonzero(painted))
     values = np.bincount(np.asarray(source, np.int64).ravel())
     counts = {int(k): int(values[k]) for k in np.flatnonzero(values) if k}
     if method != "competitive" and not counts:
@@ -96,7 +136,7 @@ def _grow_and_paint(gen, previous, shape, lead, method, label, seed_labels):
         before, out[lead], labels=seed_labels, max_loss_fraction=MAX_LOSS_FRACTION
     )
     present = tuple(int(k) for k in np.flatnonzero(np.bincount(out.ravel())) if k)
-    return _Grown(out, counts, lost, present)
+    return _Grown(out, written, kept, counts, lost, present)
 
 
 class RegionGrowingWidget(ScrollDock):
@@ -307,7 +347,7 @@ class RegionGrowingWidget(ScrollDock):
             feature_defaults={"label": self.seed_label.value},
             face_color="label",
             face_color_cycle={
-                "colormap": {k: segment_color(k) for k in range(1, _MAX_LABEL + 1)},
+                "colormap": _seed_colormap(),
                 "fallback_color": list(PALETTE),
             },
             border_color="white",
@@ -459,12 +499,13 @@ class RegionGrowingWidget(ScrollDock):
                 return None
             seed_labels = np.array([self.seed_label.value])
         kwargs["connectivity"] = self.connectivity.value
-        existing = find_layer(self.viewer, self._output_name(layer))
+        existing = self.output_layer(layer)
         previous = (
             existing.data
             if isinstance(existing, Labels) and existing.data.shape == layer.data.shape
             else None
         )
+        record = _WRITTEN.get(existing) if previous is not None else None
         label = self.seed_label.value
         self.worker = run_generator(
             self.controls,
@@ -476,6 +517,7 @@ class RegionGrowingWidget(ScrollDock):
             method,
             label,
             seed_labels,
+            record,
             on_returned=partial(self._write, layer, spacing),
             title="Region growing",
         )
@@ -516,6 +558,43 @@ class RegionGrowingWidget(ScrollDock):
     def _output_name(layer) -> str:
         return f"{layer.name} region growing"
 
+    def output_layer(self, image) -> Labels | None:
+        """Return the Labels layer this dock grew from ``image`` (by metadata, not by name)."""
+        return next(
+            (
+                layer
+                for layer in self.viewer.layers
+                if isinstance(layer, Labels) and layer.metadata.get(GROWN_FROM) is image
+            ),
+            None,
+        )
+
+    def _write_output(self, image, data: np.ndarray, **style) -> Labels:
+        """Update this dock's output layer for ``image`` in place, else add a new one.
+
+        A layer that merely has the output's name is left alone: napari gives the new layer a
+        unique name ("... [1]").
+        """
+        out = self.output_layer(image)
+        if out is not None and out.data.shape == data.shape:
+            out.data = data
+            for key, value in style.items():
+                setattr(out, key, value)
+            out.scale, out.translate, out.affine = image.scale, image.translate, image.affine
+            return out
+        if out is not None:  # ours, but for an image of another shape: replaced
+            self.viewer.layers.remove(out)
+        metadata = {k: v for k, v in image.metadata.items() if k != SEEDS_OF}
+        return self.viewer.add_labels(
+            data,
+            name=self._output_name(image),
+            scale=image.scale,
+            translate=image.translate,
+            affine=image.affine,
+            metadata={**metadata, GROWN_FROM: image},
+            **style,
+        )
+
     def _write(self, layer, spacing, grown: _Grown):
         """Show the grown volume under the seeds, named and coloured like the seeds."""
         if not self.connections.alive or layer not in self.viewer.layers:
@@ -526,9 +605,8 @@ class RegionGrowingWidget(ScrollDock):
             {k: segment_name(names, k) for k in range(1, top + 1)},
         )
         active = self.viewer.layers.selection.active
-        out = write_output(
-            self.viewer, self._output_name(layer), grown.data, source=layer, kind="labels", **style
-        )
+        out = self._write_output(layer, grown.data, **style)
+        _WRITTEN[out] = grown.written
         points = self.seeds_layer
         if points is not None:
             index, below = self.viewer.layers.index(out), self.viewer.layers.index(points)
@@ -542,6 +620,8 @@ class RegionGrowingWidget(ScrollDock):
             f"{segment_name(names, k)}: {n} voxels ({n * size:.1f} {unit})"
             for k, n in grown.counts.items()
         )
+        if grown.kept:
+            summary += f"; kept {grown.kept} voxels you painted"
         if grown.lost:
             lost = "; ".join(
                 f"{segment_name(names, k)} lost {1 - after / before:.0%} of its region "

@@ -29,8 +29,8 @@ from ._cleanup_options import CleanupOptions
 from ._common import USER_ERRORS, Section, layer_choices
 from ._dock import Connections, ScrollDock
 from ._histogram import HistogramPlot
-from ._label_output import LabelOutput
-from ._layers import current_slice_index, find_layer, points_to_indices
+from ._label_output import OUTPUT_KEY, LabelOutput
+from ._layers import current_slice_index, points_to_indices
 from ._worker import RunControls, run_generator
 
 if TYPE_CHECKING:
@@ -181,7 +181,7 @@ class ThresholdWidget(ScrollDock):
         self._starting = True  # until the first histogram is requested
         self._hist = None  # the histogram automatic methods use
         self._whole = None  # the whole region's histogram (bounds the slider)
-        self._hist_key = None
+        self._hist_key: tuple | None = None
         self._hist_cache: dict[tuple, tuple] = {}
         self._thresholds: tuple[float, ...] = ()
         self._preview_region = None
@@ -443,7 +443,7 @@ class ThresholdWidget(ScrollDock):
         mask = None if mask is None else np.asarray(mask) > 0
         hists = yield from iter_histograms(np.asarray(data), histogram_from=source, mask=mask)
         try:
-            initial = float(threshold_from_histogram(hists[1], method="otsu"))
+            initial = float(threshold_from_histogram(hists[1], method="otsu"))  # type: ignore[arg-type]
         except ValueError:  # a constant image has no Otsu threshold
             initial = hists[0].low
         return (*hists, initial)
@@ -617,7 +617,7 @@ class ThresholdWidget(ScrollDock):
         name = self._preview_name(layer)
         existing = self._preview_layer
         if existing is None or existing not in self.viewer.layers:
-            existing = find_layer(self.viewer, name)
+            existing = None  # only the layer this dock made: never a user's layer of that name
         dtype = np.uint8 if int(labels.max(initial=0)) <= 255 else np.uint16
         if (
             existing is None
@@ -638,6 +638,7 @@ class ThresholdWidget(ScrollDock):
                 opacity=0.6,
                 colormap={None: PREVIEW_COLOR, 0: "transparent"},
                 features=label_features({1: "threshold preview"}),
+                metadata={OUTPUT_KEY: "threshold preview"},
             )
             self.viewer.layers.selection.clear()
             self.viewer.layers.selection.update(selected)  # the preview never takes the focus
@@ -658,7 +659,7 @@ class ThresholdWidget(ScrollDock):
     def _current_target(self, layer):
         target = self.output.target.value
         if target is None:
-            target = find_layer(self.viewer, f"{layer.name} threshold")
+            target = self.output.own_layer(layer)
         if target is None or target.data.shape != layer.data.shape:
             return None
         return target
@@ -679,27 +680,41 @@ class ThresholdWidget(ScrollDock):
             steps = self._steps(layer, region)
             first = self.output.label_value.value
             top = first + settings.n_labels - 1
-            target = self.output.resolve(layer, np.uint8 if top <= 255 else np.uint16)
-        except ValueError as exc:
+            dtype = np.uint8 if top <= 255 else np.uint16
+            target = self.output.resolve(layer)
+        except USER_ERRORS as exc:
             self.status.refuse(str(exc))
             return
+        # the own layer is made only when a result arrives: Cancel leaves no layer behind
+        current = (
+            np.zeros(layer.data[region].shape, dtype)
+            if target is None
+            else np.asarray(target.data)[region]
+        )
         self.worker = run_generator(
             self.controls,
             iter_threshold_into_labels,
             layer.data[region],  # read in the worker: the generator converts it
-            np.asarray(target.data)[region],
+            current,
             settings=settings,
             spacing=spacing,
             steps=steps,
             first_label=first,
             **self.output.paint_options(),
-            on_returned=partial(self._on_done, target, region, self._label_names(settings, first)),
+            on_returned=partial(
+                self._on_done, layer, target, dtype, region, self._label_names(settings, first)
+            ),
             title="Threshold",
         )
 
-    def _on_done(self, target, region, names, block):
+    def _on_done(self, layer, target, dtype, region, names, block):
         if not self._connections.alive:
             return
+        if target is None or target not in self.viewer.layers:
+            if layer not in self.viewer.layers:
+                self.status.refuse(f"image '{layer.name}' was removed; nothing was written")
+                return
+            target = self.output.create(layer, dtype)
         self.output.commit(target, region, block, names=names)
         self.status.say(
             f"wrote {int(np.count_nonzero(block))} labelled voxels into '{target.name}'"

@@ -8,6 +8,7 @@ the dock opens and says how to install it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -15,18 +16,21 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, FileEdit, FloatSpinBox, SpinBox
 
 from .._layer_style import contrasting_colors, labels_style
+from ..core._types import ProgressGenerator
 from ..core.unet._torch import TORCH_MISSING, torch_available
-from ..core.unet.package import list_models
-from ..core.unet.predict import Prediction, iter_predict, predictive_entropy
+from ..core.unet.package import ModelConfig, list_models
+from ..core.unet.predict import iter_predict, predictive_entropy
 from ._common import Section, layer_choices
 from ._dock import ScrollDock
-from ._layers import layer_to_array, write_output
+from ._layers import layer_to_array, write_owned
 from ._worker import RunControls, run_generator
 
 if TYPE_CHECKING:
     import napari
 
 FROM_FILE = "model file…"
+#: the name this dock's output layers carry in ``metadata`` (see ``_layers.write_owned``)
+OWNER = "U-Net inference"
 DEVICES = [
     ("auto (CUDA, else MPS, else CPU)", "auto"),
     ("CPU", "cpu"),
@@ -137,7 +141,7 @@ class UNetWidget(ScrollDock):
         data, geometry = layer_to_array(layer)
         self.worker = run_generator(
             self.controls,
-            iter_predict,
+            _predict_for_display,
             self.model_source(),
             data,
             geometry=geometry,
@@ -145,47 +149,90 @@ class UNetWidget(ScrollDock):
             tta=bool(self.tta.value),
             batch_size=int(self.batch_size.value),
             device=self.device.value,
+            probabilities=bool(self.probabilities.value),
+            uncertainty=bool(self.uncertainty.value),
             on_returned=partial(self._show, layer),
             title="U-Net inference",
         )
 
-    def _show(self, layer, result: Prediction):
+    def _show(self, layer, result: _Display):
+        """Add the prepared outputs (main thread: only layer updates happen here)."""
         if not self.connections.alive or layer not in self.viewer.layers:
             return
-        probs, config = result.probabilities, result.config
-        labels = result.labels
-        names = dict(enumerate(config.class_names))
-        names.pop(0, None)
-        style = labels_style(names, colors=contrasting_colors(config.class_colors))
-        style["features"]["class"] = list(style["features"]["name"])  # the model's own word
-        write_output(
-            self.viewer, f"{layer.name} U-Net", labels, source=layer, kind="labels", **style
+        if self.worker is not None and self.worker.abort_requested:
+            return  # Cancel came while the last step ran: no layer is made
+        config = result.config
+        write_owned(
+            self.viewer,
+            f"{layer.name} U-Net",
+            result.labels,
+            source=layer,
+            owner=OWNER,
+            kind="labels",
+            **result.style,
         )
-        if self.probabilities.value:
-            for k, name in enumerate(config.class_names[1:], start=1):
-                write_output(
-                    self.viewer,
-                    f"{layer.name} U-Net P({name})",
-                    probs[k],
-                    source=layer,
-                    kind="image",
-                    colormap="inferno",
-                    contrast_limits=(0.0, 1.0),
-                    blending="additive",
-                )
-        if self.uncertainty.value:
-            write_output(
+        for name, prob in result.probabilities:
+            write_owned(
+                self.viewer,
+                f"{layer.name} U-Net P({name})",
+                prob,
+                source=layer,
+                owner=OWNER,
+                kind="image",
+                colormap="inferno",
+                contrast_limits=(0.0, 1.0),
+                blending="additive",
+            )
+        if result.entropy is not None:
+            write_owned(
                 self.viewer,
                 f"{layer.name} U-Net entropy",
-                predictive_entropy(probs),
+                result.entropy,
                 source=layer,
+                owner=OWNER,
                 kind="image",
                 colormap="magma",
                 contrast_limits=(0.0, 1.0),
                 blending="additive",
             )
-        counts = np.bincount(labels.ravel(), minlength=len(config.class_names))
-        summary = ", ".join(
-            f"{n} {c}" for n, c in zip(config.class_names[1:], counts[1:], strict=True)
+        self.controls.status.say(f"{config.name or 'model'} on {result.device}: {result.summary}")
+
+
+@dataclass(frozen=True)
+class _Display:
+    """Everything the dock shows, computed in the worker so the GUI thread only adds layers."""
+
+    labels: np.ndarray
+    style: dict
+    probabilities: tuple[tuple[str, np.ndarray], ...]
+    entropy: np.ndarray | None
+    config: ModelConfig
+    device: str
+    summary: str
+
+
+def _predict_for_display(
+    model, image, *, probabilities: bool, uncertainty: bool, **options
+) -> ProgressGenerator[_Display]:
+    """Run :func:`iter_predict`, then prepare labels, styles and extra maps in the worker."""
+    result = yield from iter_predict(model, image, **options)
+    probs, config = result.probabilities, result.config
+    labels = result.labels
+    names = dict(enumerate(config.class_names))
+    names.pop(0, None)
+    style = labels_style(names, colors=contrasting_colors(config.class_colors))
+    style["features"]["class"] = list(style["features"]["name"])  # the model's own word
+    extra = (
+        tuple(
+            (name, np.ascontiguousarray(probs[k]))
+            for k, name in enumerate(config.class_names[1:], start=1)
         )
-        self.controls.status.say(f"{config.name or 'model'} on {result.device}: {summary} voxels")
+        if probabilities
+        else ()
+    )
+    entropy = predictive_entropy(probs) if uncertainty else None
+    counts = np.bincount(labels.ravel(), minlength=len(config.class_names))
+    summary = ", ".join(
+        f"{n} {c}" for n, c in zip(config.class_names[1:], counts[1:], strict=True)
+    )
+    return _Display(labels, style, extra, entropy, config, result.device, f"{summary} voxels")

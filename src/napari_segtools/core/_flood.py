@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from ._sitk import array_to_sitk, index_to_sitk
+from ._validate import check_finite
 from .geometry import Geometry
 
 #: in-range voxel count above which the mask + scikit-image engine is faster (measured)
@@ -27,22 +28,35 @@ class RegionLeakError(ValueError):
     """The grown region exceeded the leak guard (a fraction of the image)."""
 
 
-def cast_bounds(lower: float, upper: float, dtype: DTypeLike) -> tuple[float, float]:
+def _bound(value, name: str) -> float | int:
+    """Return a finite real bound; Python and numpy integers stay exact integers."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    return check_finite(value, name, "a finite intensity")
+
+
+def cast_bounds(lower, upper, dtype: DTypeLike) -> tuple[float, float]:
     """Return the bounds ITK actually applies: clamped to ``dtype``'s range, then cast.
 
     ITK's ``static_cast`` truncates toward zero for integer pixels and rounds for ``float32``.
-    Bounds beyond the pixel type's range are clamped (ITK would wrap them around).
+    Bounds beyond the pixel type's range are clamped (ITK would wrap them around). For integer
+    images the bounds come back as exact Python ints (``np.iinfo(np.int64).max`` stays exact;
+    a float64 would round it up past the type's range).
     """
-    for name, value in (("lower", lower), ("upper", upper)):
-        if not np.isfinite(value):
-            raise ValueError(f"`{name}` must be a finite intensity; got {value!r}")
-    if lower > upper:
+    low, high = _bound(lower, "lower"), _bound(upper, "upper")
+    if low > high:
         raise ValueError(f"`lower` ({lower}) must not exceed `upper` ({upper})")
     dtype = np.dtype(dtype)
-    info = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else np.finfo(dtype)
-    clamped = np.clip(np.array([lower, upper], dtype=np.float64), float(info.min), float(info.max))
     if np.issubdtype(dtype, np.integer):
-        return tuple(float(v) for v in np.trunc(clamped))  # type: ignore[return-value]
+        info = np.iinfo(dtype)
+
+        def exact(value: float | int) -> int:
+            whole = value if isinstance(value, int) else int(np.trunc(value))
+            return min(max(whole, int(info.min)), int(info.max))
+
+        return exact(low), exact(high)
+    finfo = np.finfo(dtype)
+    clamped = np.clip(np.array([low, high], dtype=np.float64), float(finfo.min), float(finfo.max))
     return tuple(float(v) for v in clamped.astype(dtype))  # type: ignore[return-value]
 
 
@@ -71,9 +85,18 @@ def flood(
     """Bool mask of the in-range voxels connected to ``seeds`` (bounds already cast)."""
     sample = image[(slice(None, None, 4),) * image.ndim]
     in_range = np.count_nonzero((sample >= lower) & (sample <= upper)) * image.size / sample.size
-    if connectivity in (1, image.ndim) and in_range <= _SKIMAGE_ABOVE:
+    if (
+        connectivity in (1, image.ndim)
+        and in_range <= _SKIMAGE_ABOVE
+        and _sitk_exact(lower, upper)
+    ):
         return _sitk_flood(image, seeds, lower, upper, connectivity)
     return flood_mask((image >= lower) & (image <= upper), seeds, connectivity)
+
+
+def _sitk_exact(lower: float, upper: float) -> bool:
+    """Whether SimpleITK's double-valued bounds hold ``lower`` and ``upper`` exactly."""
+    return all(isinstance(v, float) or abs(v) <= 2**53 for v in (lower, upper))
 
 
 def flood_mask(mask: np.ndarray, seeds: np.ndarray, connectivity: int) -> np.ndarray:

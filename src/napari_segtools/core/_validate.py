@@ -12,6 +12,9 @@ import numpy as np
 
 from .geometry import Geometry, Spacing
 
+#: the largest voxel size accepted (mm): beyond it distances overflow, and no scanner makes it
+MAX_SPACING_MM = 1e6
+
 
 def _describe(arr: np.ndarray) -> str:
     return f"{arr.ndim}-D array of shape {arr.shape} and dtype {arr.dtype}"
@@ -91,8 +94,11 @@ def check_spacing(
         ) from None
     if len(values) != ndim:
         raise ValueError(f"`{name}` has {len(values)} values but `{array_name}` is {ndim}-D")
-    if not all(np.isfinite(v) and v > 0 for v in values):
-        raise ValueError(f"`{name}` must be positive finite millimetres; got {values}")
+    if not all(np.isfinite(v) and 0 < v <= MAX_SPACING_MM for v in values):
+        raise ValueError(
+            f"`{name}` must be positive finite millimetres (at most {MAX_SPACING_MM:g}); "
+            f"got {values}"
+        )
     return values
 
 
@@ -108,8 +114,23 @@ def check_same_shape(
 
 
 def check_seeds(seeds, shape: tuple[int, ...], name: str = "seeds") -> np.ndarray:
-    """Return seeds as an (N, ndim) int array of voxel indices inside ``shape``."""
-    arr = np.asarray(seeds, dtype=float)
+    """Return seeds as an (N, ndim) int array of voxel indices inside ``shape``.
+
+    Text, None, complex and NaN or infinite coordinates are refused.
+    """
+    arr = np.asarray(seeds) if seeds is not None else np.asarray(None)
+    if (
+        arr.dtype == object
+        or not (arr.dtype == bool or np.issubdtype(arr.dtype, np.number))
+        or np.issubdtype(arr.dtype, np.complexfloating)
+    ):
+        raise TypeError(
+            f"`{name}` must be an (N, {len(shape)}) array of voxel indices (numbers); "
+            f"got {seeds!r:.80}"
+        )
+    arr = arr.astype(float)
+    if arr.size and not np.isfinite(arr).all():
+        raise ValueError(f"`{name}` must be finite voxel indices; got NaN or infinite values")
     if arr.ndim == 1 and arr.size == len(shape):
         arr = arr[None]
     if arr.ndim != 2 or arr.shape[1] != len(shape) or len(arr) == 0:
@@ -127,9 +148,12 @@ def check_seeds(seeds, shape: tuple[int, ...], name: str = "seeds") -> np.ndarra
 
 
 def check_choice(value, name: str, choices) -> str:
-    """Return ``value`` unless it is not one of ``choices`` (then ``ValueError``)."""
+    """Return ``value`` if it is one of ``choices``, else a clear ``TypeError``/``ValueError``."""
+    options = ", ".join(str(c) for c in choices)
+    if not isinstance(value, str):
+        raise TypeError(f"`{name}` must be one of {options}; got {value!r:.80}")
     if value not in choices:
-        raise ValueError(f"`{name}` must be one of {sorted(choices)}; got {value!r}")
+        raise ValueError(f"`{name}` must be one of {options}; got {value!r}")
     return value
 
 
@@ -145,13 +169,13 @@ def check_connectivity(connectivity, ndim: int) -> int:
     return int(connectivity)
 
 
-def check_max_fraction(max_fraction) -> float | None:
-    """Return the leak-guard fraction of the image, ``None`` meaning no guard."""
+def check_max_fraction(max_fraction, name: str = "max_fraction") -> float | None:
+    """Return the leak-guard fraction of the image in (0, 1], ``None`` meaning no guard."""
     if max_fraction is None:
         return None
-    value = float(max_fraction)
+    value = check_finite(max_fraction, name, "a fraction in (0, 1] or None")
     if not 0.0 < value <= 1.0:
-        raise ValueError(f"`max_fraction` must lie in (0, 1] or be None; got {max_fraction!r}")
+        raise ValueError(f"`{name}` must lie in (0, 1] or be None; got {max_fraction!r}")
     return value
 
 
@@ -209,3 +233,103 @@ def check_beta(value) -> float:
     if number <= 0:
         raise ValueError(f"`beta` must be a positive number; got {value!r}")
     return number
+
+
+# ---- atlas / fusion / U-Net validators (appended block; check_integer and check_choice,
+# shared with thresholding, are defined further down) -----------------------------------------
+def check_number(
+    value, name: str, *, low: float | None = None, high: float | None = None, open_low=False
+) -> float:
+    """Return ``value`` as a finite float in ``[low, high]`` (``(low, high]`` if ``open_low``)."""
+    if isinstance(value, (str, bytes, bool, np.bool_)) or value is None:
+        raise TypeError(f"`{name}` must be a number; got {value!r}")
+    number = check_finite(value, name)
+    below = low is not None and (number <= low if open_low else number < low)
+    if below or (high is not None and number > high):
+        if high is None:
+            rule = f"be {'>' if open_low else '>='} {low:g}"
+        elif low is None:
+            rule = f"be <= {high:g}"
+        else:
+            rule = f"lie in {'(' if open_low else '['}{low:g}, {high:g}]"
+        raise ValueError(f"`{name}` must {rule}; got {value!r}")
+    return number
+
+
+def check_flag(value, name: str) -> bool:
+    """Return ``value`` as a bool; only bools (and the ints 0 and 1) are accepted."""
+    if isinstance(value, (bool, np.bool_)) or (
+        isinstance(value, (int, np.integer)) and value in (0, 1)
+    ):
+        return bool(value)
+    raise TypeError(f"`{name}` must be True or False; got {value!r}")
+
+
+def compact_labels(maps, name: str = "label_maps") -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(ids, compact)``: the label ids present (0 first) and their stacked index image.
+
+    ``ids[compact] == maps``; ids up to ``2**64 - 1`` keep their exact value: ``ids`` is uint64
+    when an id does not fit int64, else int64.
+    """
+    wide = any(m.dtype == np.uint64 for m in maps)
+    dtype = np.uint64 if wide else np.int64
+    stacked = np.stack([np.asarray(m).astype(dtype, copy=False) for m in maps])
+    ids, inverse = np.unique(
+        np.concatenate([np.zeros(1, dtype), stacked.ravel()]), return_inverse=True
+    )
+    if not wide and ids[-1] <= np.iinfo(np.int64).max:
+        ids = ids.astype(np.int64)
+    index_dtype = np.uint16 if len(ids) <= np.iinfo(np.uint16).max else np.int64
+    return ids, inverse[1:].reshape(stacked.shape).astype(index_dtype)
+
+
+# --- thresholding and clean-up validators (threshold, cleanup, threshold_pipeline) -----------
+
+
+def check_integer(value, name: str, *, minimum: int | None = None, maximum: int | None = None):
+    """Return ``value`` as a Python int in ``[minimum, maximum]``, else a clear error.
+
+    Integral floats (``3.0``) are accepted; bools, text, None, arrays and fractions are not.
+    """
+    if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
+        raise TypeError(f"`{name}` must be an integer; got {value!r}")
+    if isinstance(value, (int, np.integer)):
+        number = int(value)
+    else:
+        try:
+            real = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"`{name}` must be an integer; got {value!r}") from None
+        if not np.isfinite(real) or real != int(real):
+            raise ValueError(f"`{name}` must be a finite integer; got {value!r}")
+        number = int(real)
+    if minimum is not None and number < minimum:
+        raise ValueError(f"`{name}` must be >= {minimum}; got {number}")
+    if maximum is not None and number > maximum:
+        raise ValueError(f"`{name}` must be <= {maximum}; got {number}")
+    return number
+
+
+def check_bound(value, name: str):
+    """Return an intensity bound: a Python int kept exact, or a float; ±inf allowed, NaN not."""
+    if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
+        raise TypeError(f"`{name}` must be a number (intensity units); got {value!r}")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a number (intensity units); got {value!r}") from None
+    if np.isnan(number):
+        raise ValueError(f"`{name}` must be a number, not NaN")
+    return number
+
+
+def native_order(arr: np.ndarray) -> np.ndarray:
+    """Return ``arr`` in the machine's byte order (a copy only when it is foreign)."""
+    if arr.dtype.byteorder not in ("=", "|"):
+        return arr.astype(arr.dtype.newbyteorder("="))
+    return arr
+
+
+# --- end of thresholding and clean-up validators ---------------------------------------------

@@ -18,7 +18,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,7 +27,16 @@ import numpy as np
 
 from ._deprecate import _warn, array_ndim, geometry_of, loose_geometry_keywords
 from ._types import Progress, ProgressGenerator, run_to_completion
-from ._validate import check_geometry, check_image, check_labels, check_same_shape, check_spacing
+from ._validate import (
+    check_choice,
+    check_flag,
+    check_geometry,
+    check_image,
+    check_integer,
+    check_labels,
+    check_same_shape,
+    check_spacing,
+)
 from .fusion import Fused, majority_vote, staple, weighted_vote
 from .geometry import Geometry
 from .io import IMAGE_SUFFIXES, image_suffix, read_image, strip_image_suffix
@@ -64,6 +73,12 @@ class Atlas:
         ``Atlas(image, labels, spacing, origin, direction)`` still works for one release and
         warns a FutureWarning.
 
+    Raises
+    ------
+    ValueError, TypeError
+        If the image is not a finite 3-D intensity image, the labels are not a non-negative
+        integer image of the same shape, or the geometry does not fit (the message names it).
+
     Examples
     --------
     >>> import numpy as np
@@ -87,6 +102,10 @@ class Atlas:
     ) -> None:
         if legacy or legacy_keywords or not isinstance(geometry, Geometry):
             geometry = self._legacy_geometry(image, geometry, legacy, legacy_keywords)
+        image = check_image(image, "image", ndims=(3,))
+        labels = check_labels(labels, "labels", ndims=(3,))
+        check_same_shape(image, labels, ("image", "labels"))
+        geometry = check_geometry(geometry, 3, "geometry", array_name="image")
         object.__setattr__(self, "image", image)
         object.__setattr__(self, "labels", labels)
         object.__setattr__(self, "geometry", geometry)
@@ -188,7 +207,8 @@ def read_atlas_folder(folder: str | os.PathLike[str]) -> list[Atlas]:
     Raises
     ------
     ValueError
-        If the folder holds no complete pair, or a file is not a readable image.
+        If the folder holds no complete pair, or a file is not a readable image or not a valid
+        atlas (one line naming the file and what is wrong).
 
     Examples
     --------
@@ -203,6 +223,23 @@ def read_atlas_folder(folder: str | os.PathLike[str]) -> list[Atlas]:
     (1, True)
     """
     folder = Path(folder)
+    found = _find_pairs(folder)
+    atlases = []
+    for name in sorted(found):
+        image, geometry = _read_atlas_file(found[name]["image"])
+        labels, _ = _read_atlas_file(found[name]["labels"])
+        try:
+            atlases.append(Atlas(image, labels, geometry))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"atlas {name!r} in {str(folder)!r}: {_one_line(exc)}") from None
+    return atlases
+
+
+def _find_pairs(folder: Path) -> dict[str, dict[str, Path]]:
+    """Return ``{name: {"image": path, "labels": path}}`` of the complete pairs (names only).
+
+    Cheap (nothing is read): the dock checks a folder with it before starting a worker.
+    """
     found: dict[str, dict[str, Path]] = {}
     for path in sorted(folder.iterdir()):
         if not image_suffix(path):
@@ -211,19 +248,30 @@ def read_atlas_folder(folder: str | os.PathLike[str]) -> list[Atlas]:
         for role in _ROLES:
             if stem.endswith(f"_{role}"):
                 found.setdefault(stem[: -len(role) - 1], {})[role] = path
-    atlases = []
-    for name in sorted(found):
-        if set(found[name]) != set(_ROLES):
-            continue
-        image, geometry = read_image(found[name]["image"])
-        labels, _ = read_image(found[name]["labels"])
-        atlases.append(Atlas(image, labels, geometry))
-    if not atlases:
+    pairs = {name: roles for name, roles in found.items() if set(roles) == set(_ROLES)}
+    if not pairs:
         raise ValueError(
             f"atlas folder {str(folder)!r} holds no '<name>_image.nii.gz' + "
             f"'<name>_labels.nii.gz' pair (also {', '.join(IMAGE_SUFFIXES[1:])})"
         )
-    return atlases
+    return pairs
+
+
+def _one_line(exc: BaseException) -> str:
+    """Return the last non-empty line of an error's text (ITK puts the reason last)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__
+
+
+def _read_atlas_file(path: Path) -> tuple[np.ndarray, Geometry]:
+    """Read one atlas file; any failure is a one-line ``ValueError`` naming the file."""
+    try:
+        return read_image(path)
+    except (OSError, ValueError, RuntimeError, TypeError, EOFError) as exc:
+        reason = _one_line(exc)
+        if path.name not in reason:
+            reason = f"{path.name}: {reason}"
+        raise ValueError(f"atlas file {reason}") from None
 
 
 # ----------------------------------------------------------------------------- step 1: inputs
@@ -243,20 +291,17 @@ class _Plan:
 
 def _as_atlas(item: Any, i: int) -> Atlas:
     """Return atlas ``i`` as a validated :class:`Atlas` (tuples are converted)."""
-    if not isinstance(item, Atlas):
-        if not isinstance(item, (tuple, list)) or not 3 <= len(item) <= 5:
-            raise TypeError(
-                f"`atlases[{i}]` must be an Atlas or an (image, labels, geometry) tuple; "
-                f"got {type(item).__name__}"
-            )
-        item = Atlas(*item)
-    image = check_image(item.image, f"atlases[{i}].image", ndims=(3,))
-    labels = check_labels(item.labels, f"atlases[{i}].labels", ndims=(3,))
-    check_same_shape(image, labels, (f"atlases[{i}].image", f"atlases[{i}].labels"))
-    geometry = check_geometry(
-        item.geometry, 3, f"atlases[{i}].geometry", array_name=f"atlases[{i}].image"
-    )
-    return Atlas(image, labels, geometry)
+    if isinstance(item, Atlas):
+        return item  # validated when it was made
+    if not isinstance(item, (tuple, list)) or not 3 <= len(item) <= 5:
+        raise TypeError(
+            f"`atlases[{i}]` must be an Atlas or an (image, labels, geometry) tuple; "
+            f"got {type(item).__name__}"
+        )
+    try:
+        return Atlas(*item)
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"`atlases[{i}]`: {exc}") from None
 
 
 def _settings(
@@ -266,12 +311,21 @@ def _settings(
     if settings is None:
         settings = PRESETS["cross modality"]
     elif isinstance(settings, str):
-        if settings not in PRESETS:
-            raise ValueError(f"`settings` preset must be one of {list(PRESETS)}; got {settings!r}")
-        settings = PRESETS[settings]
-    changes: dict[str, Any] = {
-        k: v for k, v in (("transform", transform), ("metric", metric)) if v is not None
-    }
+        settings = PRESETS[check_choice(settings, "settings", tuple(PRESETS))]
+    elif not isinstance(settings, RegistrationSettings):
+        raise TypeError(
+            f"`settings` must be a RegistrationSettings or a preset name {list(PRESETS)}; "
+            f"got {type(settings).__name__}"
+        )
+    changes: dict[str, Any] = {}
+    if transform is not None:
+        changes["transform"] = check_choice(
+            transform, "transform", ("rigid", "affine", "deformable")
+        )
+    if metric is not None:
+        changes["metric"] = check_choice(
+            metric, "metric", ("mattes", "mean_squares", "correlation")
+        )
     return replace(settings, **changes) if changes else settings
 
 
@@ -291,20 +345,22 @@ def _validate_inputs(
     """Check every input (errors name the argument) and resolve the defaults."""
     target = check_image(target, "target", ndims=(3,))
     geometry = check_geometry(geometry, 3, "geometry", array_name="target")
+    if isinstance(atlases, (str, bytes, np.ndarray, Atlas)) or not hasattr(atlases, "__len__"):
+        raise TypeError(
+            "`atlases` must be a list of Atlas(image, labels, geometry); "
+            f"got {type(atlases).__name__}"
+        )
     if len(atlases) == 0:
         raise ValueError("`atlases` is empty; give at least one Atlas(image, labels, geometry)")
     items = tuple(_as_atlas(a, i) for i, a in enumerate(atlases))
     resolved = _settings(settings, transform, metric)
-    if fusion not in FUSIONS:
-        raise ValueError(f"`fusion` must be one of {FUSIONS}; got {fusion!r}")
-    if top_k is not None and not 1 <= top_k <= len(items):
-        raise ValueError(
-            f"`top_k` must lie in [1, {len(items)}] (the number of atlases); got {top_k}"
-        )
+    fusion = check_choice(fusion, "fusion", FUSIONS)
+    if top_k is not None:
+        top_k = check_integer(top_k, "top_k", minimum=1, maximum=len(items))
     if n_jobs is None:
         n_jobs = max(1, min(len(items), (os.cpu_count() or 1) // 2))
-    if n_jobs < 1:
-        raise ValueError(f"`n_jobs` must be >= 1 or None; got {n_jobs}")
+    n_jobs = check_integer(n_jobs, "n_jobs", minimum=1, maximum=max(len(items), 1))
+    displacement = check_flag(displacement, "displacement")
     return _Plan(target, geometry, items, resolved, fusion, top_k, n_jobs, displacement)
 
 
@@ -383,13 +439,32 @@ def _executor(n_jobs: int) -> Iterator[tuple[Executor, Any, Any, int]]:
         events, stop = manager.Queue(), manager.Event()
         executor = ProcessPoolExecutor(n_jobs, mp_context=context)
         threads = max(1, (os.cpu_count() or 1) // n_jobs)
+    finished = False
     try:
         yield executor, events, stop, threads
+        finished = True
     finally:
         stop.set()
-        executor.shutdown(wait=True, cancel_futures=True)
+        if finished:
+            executor.shutdown(wait=True)
+        else:
+            _abandon(executor)
         if manager is not None:
             manager.shutdown()
+
+
+def _abandon(executor: Executor) -> None:
+    """Stop a cancelled or failed run without waiting for it (Cancel returns at once).
+
+    A registration thread stops at its next ITK iteration (the stop flag), or after the step
+    it is in (start-up: initialiser, pyramid, resampling), its result discarded. Worker
+    processes are terminated: nothing of theirs is needed any more.
+    """
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with suppress(Exception):
+            process.terminate()
 
 
 def _register_all(plan: _Plan, counter: _ProgressCounter) -> ProgressGenerator[list[Warped]]:
@@ -505,8 +580,8 @@ def iter_propagate_atlases(
     top_k : int, optional
         Fuse only the ``top_k`` atlases most similar to the target after registration.
     n_jobs : int or None
-        Worker processes; 1 registers atlases one after another in a thread, None uses one
-        process per atlas up to half the CPU cores.
+        Worker processes, 1 to the number of atlases; 1 registers atlases one after another in
+        a thread, None uses one process per atlas up to half the CPU cores.
     displacement : bool
         Also return each atlas's displacement magnitude (mm).
 

@@ -15,8 +15,22 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._types import Progress, ProgressGenerator, run_to_completion
-from ._validate import check_labels, check_mask, check_same_shape, check_seeds, check_spacing
+from ._validate import (
+    check_choice,
+    check_connectivity,
+    check_distance,
+    check_integer,
+    check_labels,
+    check_mask,
+    check_same_shape,
+    check_seeds,
+    check_spacing,
+)
 from .geometry import ellipsoid_footprint, volume_to_voxels
+
+#: voxel-footprint visits per work unit of the chunked morphology (~0.1-0.3 s each): Cancel
+#: stops a long opening or median between two units
+_UNIT_OPS = 1 << 26
 
 #: write modes of :func:`paint_labels`: Slicer's masking options, plus "replace" (a segment)
 PAINT_MODES = ("all", "empty", "inside", "replace")
@@ -24,13 +38,18 @@ PAINT_MODES = ("all", "empty", "inside", "replace")
 Step = tuple[str, dict[str, Any]]
 
 
+def _mask(mask, name: str = "mask") -> np.ndarray:
+    """Return a non-empty 2-D or 3-D bool mask."""
+    arr = check_mask(mask, name)
+    if arr.size == 0:
+        raise ValueError(f"`{name}` is empty (shape {arr.shape})")
+    return arr
+
+
 def _components(mask: np.ndarray, connectivity: int) -> tuple[np.ndarray, int]:
     from scipy import ndimage as ndi
 
-    if not 1 <= connectivity <= mask.ndim:
-        raise ValueError(
-            f"`connectivity` must be 1 to {mask.ndim} for a {mask.ndim}-D mask; got {connectivity}"
-        )
+    connectivity = check_connectivity(connectivity, mask.ndim)
     return ndi.label(mask, structure=ndi.generate_binary_structure(mask.ndim, connectivity))
 
 
@@ -59,7 +78,7 @@ def keep_largest_component(mask: ArrayLike, *, connectivity: int = 1) -> np.ndar
     >>> keep_largest_component(np.array([[1, 0, 1, 1]])).astype(int)
     array([[0, 0, 1, 1]])
     """
-    mask = check_mask(mask)
+    mask = _mask(mask)
     labels, n = _components(mask, connectivity)
     if n == 0:
         return np.zeros_like(mask)
@@ -96,8 +115,21 @@ def keep_components_touching(
     >>> keep_components_touching(np.array([[1, 0, 1, 1]]), [[0, 0]]).astype(int)
     array([[1, 0, 0, 0]])
     """
-    mask = check_mask(mask)
-    idx = check_seeds(points, mask.shape, "points")
+    mask = _mask(mask)
+    if (
+        isinstance(points, (str, bytes))
+        or points is None
+        or np.asarray(points, dtype=object if np.ndim(points) == 0 else None).dtype.kind == "c"
+    ):
+        raise TypeError(f"`points` must be an (N, {mask.ndim}) array of voxel indices")
+    try:
+        idx = check_seeds(points, mask.shape, "points")
+    except (TypeError, ValueError) as exc:
+        if "`points`" in str(exc) or "seed" in str(exc):
+            raise
+        raise TypeError(
+            f"`points` must be an (N, {mask.ndim}) array of voxel indices; got {points!r}"
+        ) from None
     labels, _ = _components(mask, connectivity)
     keep = np.unique(labels[tuple(idx.T)])
     keep = keep[keep > 0]
@@ -136,10 +168,9 @@ def remove_small_objects(
     >>> remove_small_objects(mask, spacing=(1.0, 0.5), min_size_mm3=1.0).astype(int)
     array([[0, 0, 1, 1]])
     """
-    mask = check_mask(mask)
+    mask = _mask(mask)
     spacing = check_spacing(spacing, mask.ndim, array_name="mask")
-    if not min_size_mm3 >= 0:
-        raise ValueError(f"`min_size_mm3` must be >= 0 mm^3; got {min_size_mm3}")
+    min_size_mm3 = check_distance(min_size_mm3, "min_size_mm3")
     labels, n = _components(mask, connectivity)
     sizes = np.bincount(labels.ravel())
     big = sizes >= volume_to_voxels(min_size_mm3, spacing)
@@ -175,9 +206,10 @@ def fill_holes(mask: ArrayLike, *, axis: int | None = None) -> np.ndarray:
     """
     from scipy import ndimage as ndi
 
-    mask = check_mask(mask)
+    mask = _mask(mask)
     if axis is None:
         return ndi.binary_fill_holes(mask)
+    axis = check_integer(axis, "axis")
     if not -mask.ndim <= axis < mask.ndim or mask.ndim < 3:
         raise ValueError(
             f"`axis` must index a 3-D mask's axes (0 to 2); got {axis} for a {mask.ndim}-D mask"
@@ -189,22 +221,160 @@ def fill_holes(mask: ArrayLike, *, axis: int | None = None) -> np.ndarray:
     return out
 
 
-def _morphology(
-    mask: ArrayLike, spacing: Sequence[float], radius_mm: float, first: str, second: str
-) -> np.ndarray:
-    """``second(first(mask))`` with a ball of ``radius_mm``; the border is continued by edges."""
+def _check_radius(mask, spacing, radius_mm) -> tuple[np.ndarray, tuple[float, ...], float]:
+    """Validate a morphology call; a ball wider than the whole mask is refused before allocating."""
+    mask = _mask(mask)
+    spacing = check_spacing(spacing, mask.ndim, array_name="mask")
+    radius = check_distance(radius_mm, "radius_mm")
+    diagonal = float(np.sqrt(sum((n * s) ** 2 for n, s in zip(mask.shape, spacing, strict=True))))
+    if radius > diagonal:
+        raise ValueError(
+            f"`radius_mm` must be at most the mask's diagonal ({diagonal:.4g} mm): a larger ball "
+            f"does not fit in the image; got {radius_mm!r}"
+        )
+    return mask, spacing, radius
+
+
+def _planes(fp: np.ndarray):
+    """Yield ``(plane, offsets)``: each distinct non-empty axis-0 slice of ``fp`` and its shifts."""
+    centre = (fp.shape[0] - 1) // 2
+    groups: dict[bytes, tuple[np.ndarray, list[int]]] = {}
+    for k in sorted(range(fp.shape[0]), key=lambda k: abs(k - centre)):  # centre first
+        if fp[k].any():
+            groups.setdefault(fp[k].tobytes(), (fp[k], []))[1].append(k - centre)
+    yield from groups.values()
+
+
+def _slab_rows(arr: np.ndarray, plane: np.ndarray) -> int:
+    """Rows along axis 0 per work unit, so that one unit costs about :data:`_UNIT_OPS`."""
+    cost = max(int(arr[0].size) * int(np.count_nonzero(plane)), 1)
+    return max(1, _UNIT_OPS // cost)
+
+
+def _iter_erode(arr: np.ndarray, fp: np.ndarray, border: bool) -> ProgressGenerator[np.ndarray]:
+    """Binary erosion by ``fp``, as ``ndi.binary_erosion(arr, fp, border_value=border)``.
+
+    The footprint is split into its axis-0 planes: the erosion is the intersection over each
+    plane of the in-plane erosion of the shifted image. Each plane is eroded in slabs of rows
+    (a plane reaches no other row), only where the result is still set, yielding between slabs.
+    """
     from scipy import ndimage as ndi
 
-    mask = check_mask(mask)
-    spacing = check_spacing(spacing, mask.ndim, array_name="mask")
-    if not radius_mm >= 0:
-        raise ValueError(f"`radius_mm` must be >= 0 mm; got {radius_mm}")
-    fp = ellipsoid_footprint(radius_mm, spacing)
+    out = np.ones(arr.shape, bool)
+    n = arr.shape[0]
+    for plane, offsets in _planes(fp):
+        structure = plane[None]
+        rows = _slab_rows(arr, plane)
+        for d in offsets:
+            if not border:  # rows whose shifted source lies outside the image
+                out[: max(-d, 0)] = False
+                out[n - max(d, 0) :] = False
+            for a in range(max(-d, 0), n - max(d, 0), rows):
+                b = min(a + rows, n - max(d, 0))
+                part = out[a:b]
+                if part.any():
+                    part &= ndi.binary_erosion(
+                        arr[a + d : b + d], structure, border_value=border, mask=part
+                    )
+                yield Progress(0, 1, "")
+    return out
+
+
+def _iter_morphology(
+    mask: ArrayLike, spacing: Sequence[float], radius_mm: float, first: str, second: str
+) -> ProgressGenerator[np.ndarray]:
+    """``second(first(mask))`` with a ball of ``radius_mm``; the border is continued by edges.
+
+    Equals ``ndi.binary_<second>(ndi.binary_<first>(padded, ball), ball)`` on the edge-padded
+    mask, computed in interruptible pieces (see :func:`_iter_erode`).
+    """
+    mask, spacing, radius = _check_radius(mask, spacing, radius_mm)
+    fp = ellipsoid_footprint(radius, spacing)
     pad = [(n - 1, n - 1) for n in fp.shape]  # twice the reach: two passes see only true edges
-    padded = np.pad(mask, pad, mode="edge")
-    ops = {"erode": ndi.binary_erosion, "dilate": ndi.binary_dilation}
-    result = ops[second](ops[first](padded, fp), fp)
+    result = np.pad(mask, pad, mode="edge")
+    for op in (first, second):
+        if op == "erode":
+            result = yield from _iter_erode(result, fp, False)
+        else:  # dilation by a symmetric ball: the complement of the complement's erosion
+            result = ~(yield from _iter_erode(~result, fp, True))
     return result[tuple(slice(p, p + n) for (p, _), n in zip(pad, mask.shape, strict=True))]
+
+
+def iter_open_mask(
+    mask: ArrayLike, *, spacing: Sequence[float], radius_mm: float
+) -> ProgressGenerator[np.ndarray]:
+    """Compute :func:`open_mask` in pieces, yielding :class:`Progress` between them.
+
+    Parameters, result and errors as :func:`open_mask`; Cancel can stop it between pieces.
+
+    Examples
+    --------
+    >>> mask = np.zeros((5, 8), bool); mask[1:4, 1:4] = True; mask[2, 4:6] = True
+    >>> result = run_to_completion(iter_open_mask(mask, spacing=(1, 1), radius_mm=1))
+    >>> bool((result == open_mask(mask, spacing=(1, 1), radius_mm=1)).all())
+    True
+    """
+    return (yield from _iter_morphology(mask, spacing, radius_mm, "erode", "dilate"))
+
+
+def iter_close_mask(
+    mask: ArrayLike, *, spacing: Sequence[float], radius_mm: float
+) -> ProgressGenerator[np.ndarray]:
+    """Compute :func:`close_mask` in pieces, yielding :class:`Progress` between them.
+
+    Parameters, result and errors as :func:`close_mask`.
+
+    Examples
+    --------
+    >>> mask = np.array([[1, 1, 0, 1, 1]], bool)
+    >>> run_to_completion(iter_close_mask(mask, spacing=(1, 1), radius_mm=1)).astype(int)
+    array([[1, 1, 1, 1, 1]])
+    """
+    return (yield from _iter_morphology(mask, spacing, radius_mm, "dilate", "erode"))
+
+
+def iter_median_smooth(
+    mask: ArrayLike, *, spacing: Sequence[float], radius_mm: float
+) -> ProgressGenerator[np.ndarray]:
+    """Compute :func:`median_smooth` in pieces, yielding :class:`Progress` between them.
+
+    The ball's count is summed plane by plane (axis 0) and slab by slab, mirrored borders as
+    ``ndi.correlate(..., mode="reflect")``.
+
+    Examples
+    --------
+    >>> mask = np.ones((5, 5), bool); mask[2, 2] = False
+    >>> bool(run_to_completion(iter_median_smooth(mask, spacing=(1, 1), radius_mm=1)).all())
+    True
+    """
+    from scipy import ndimage as ndi
+
+    mask, spacing, radius = _check_radius(mask, spacing, radius_mm)
+    fp = ellipsoid_footprint(radius, spacing)
+    total = int(np.count_nonzero(fp))
+    reach = (fp.shape[0] - 1) // 2
+    n = mask.shape[0]
+    # mirror along axis 0 as scipy's "reflect" (edge voxel repeated); repeat while reach > n
+    index = np.arange(-reach, n + reach)
+    period = 2 * n
+    index = np.mod(index, period)
+    index = np.where(index >= n, period - 1 - index, index)
+    padded = mask.view(np.uint8)[index]
+    counts = np.zeros(mask.shape, np.uint16 if total <= np.iinfo(np.uint16).max else np.uint32)
+    for plane, offsets in _planes(fp):
+        weights = plane[None].astype(np.uint8)
+        rows = _slab_rows(mask, plane)
+        for d in offsets:
+            for a in range(0, n, rows):
+                b = min(a + rows, n)
+                counts[a:b] += ndi.correlate(
+                    padded[a + d + reach : b + d + reach],
+                    weights,
+                    output=counts.dtype,
+                    mode="reflect",
+                )
+                yield Progress(0, 1, "")
+    return counts > total // 2
 
 
 def open_mask(mask: ArrayLike, *, spacing: Sequence[float], radius_mm: float) -> np.ndarray:
@@ -239,7 +409,7 @@ def open_mask(mask: ArrayLike, *, spacing: Sequence[float], radius_mm: float) ->
     >>> open_mask(mask, spacing=(1, 1), radius_mm=1)[2].astype(int)  # the spur's tip goes
     array([0, 1, 1, 1, 1, 0, 0, 0])
     """
-    return _morphology(mask, spacing, radius_mm, "erode", "dilate")
+    return run_to_completion(iter_open_mask(mask, spacing=spacing, radius_mm=radius_mm))
 
 
 def close_mask(mask: ArrayLike, *, spacing: Sequence[float], radius_mm: float) -> np.ndarray:
@@ -273,7 +443,7 @@ def close_mask(mask: ArrayLike, *, spacing: Sequence[float], radius_mm: float) -
     >>> close_mask(mask, spacing=(1, 1), radius_mm=1).astype(int)
     array([[1, 1, 1, 1, 1]])
     """
-    return _morphology(mask, spacing, radius_mm, "dilate", "erode")
+    return run_to_completion(iter_close_mask(mask, spacing=spacing, radius_mm=radius_mm))
 
 
 def median_smooth(mask: ArrayLike, *, spacing: Sequence[float], radius_mm: float) -> np.ndarray:
@@ -306,17 +476,7 @@ def median_smooth(mask: ArrayLike, *, spacing: Sequence[float], radius_mm: float
     >>> bool(median_smooth(mask, spacing=(1, 1), radius_mm=1).all())
     True
     """
-    from scipy import ndimage as ndi
-
-    mask = check_mask(mask)
-    spacing = check_spacing(spacing, mask.ndim, array_name="mask")
-    if not radius_mm >= 0:
-        raise ValueError(f"`radius_mm` must be >= 0 mm; got {radius_mm}")
-    fp = ellipsoid_footprint(radius_mm, spacing)
-    counts = ndi.correlate(
-        mask.view(np.uint8), fp.astype(np.uint8), output=np.uint16, mode="reflect"
-    )
-    return counts > np.count_nonzero(fp) // 2
+    return run_to_completion(iter_median_smooth(mask, spacing=spacing, radius_mm=radius_mm))
 
 
 #: clean-up steps by name, for :func:`iter_clean_mask`
@@ -330,6 +490,11 @@ STEPS: dict[str, Callable[..., np.ndarray]] = {
     "keep_touching": keep_components_touching,
 }
 _NEEDS_SPACING = {"open", "close", "median", "remove_small"}
+_ITER_STEPS: dict[str, Callable[..., ProgressGenerator[np.ndarray]]] = {
+    "open": iter_open_mask,
+    "close": iter_close_mask,
+    "median": iter_median_smooth,
+}
 
 
 def iter_clean_mask(
@@ -345,17 +510,34 @@ def iter_clean_mask(
     >>> [e.message for e in iter_clean_mask(np.ones((3, 3)), spacing=(1, 1), steps=steps)]
     ['fill holes', 'keep largest', 'clean-up done']
     """
-    mask = check_mask(mask)
-    spacing = check_spacing(spacing, mask.ndim, array_name="mask")
+    result: np.ndarray = _mask(mask)
+    spacing = check_spacing(spacing, result.ndim, array_name="mask")
+    try:
+        steps = [(name, dict(params)) for name, params in steps]
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"`steps` must be a sequence of (name, params) pairs; got {steps!r}"
+        ) from None
     for name, _ in steps:
-        if name not in STEPS:
+        if not isinstance(name, str) or name not in STEPS:
             raise ValueError(f"unknown clean-up step {name!r}; choose from {', '.join(STEPS)}")
     for i, (name, params) in enumerate(steps):
-        yield Progress(i, len(steps), name.replace("_", " "))
+        message = name.replace("_", " ")
+        yield Progress(i, len(steps), message)
         extra = {"spacing": spacing} if name in _NEEDS_SPACING else {}
-        mask = STEPS[name](mask, **extra, **params)
+        if name in _ITER_STEPS:  # long single steps: Cancel stops them between pieces
+            gen = _ITER_STEPS[name](result, **extra, **params)
+            while True:
+                try:
+                    next(gen)
+                except StopIteration as stop:
+                    result = stop.value
+                    break
+                yield Progress(i, len(steps), message)
+        else:
+            result = STEPS[name](result, **extra, **params)
     yield Progress(len(steps), len(steps), "clean-up done")
-    return mask
+    return result
 
 
 def clean_mask(mask: ArrayLike, *, spacing: Sequence[float], steps: Sequence[Step]) -> np.ndarray:
@@ -424,14 +606,12 @@ class CleanupSettings:
 
     def __post_init__(self) -> None:
         for name in ("open_radius_mm", "close_radius_mm", "median_radius_mm", "min_size_mm3"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"`{name}` must be >= 0; got {getattr(self, name)!r}")
-        if self.fill_holes not in ("off", "3d") and not isinstance(self.fill_holes, int):
-            raise ValueError(
-                f"`fill_holes` must be 'off', '3d' or an axis; got {self.fill_holes!r}"
-            )
-        if self.keep not in KEEP_CHOICES:
-            raise ValueError(f"`keep` must be one of {', '.join(KEEP_CHOICES)}; got {self.keep!r}")
+            check_distance(getattr(self, name), name)
+        if isinstance(self.fill_holes, str):
+            check_choice(self.fill_holes, "fill_holes", ("off", "3d"))
+        else:
+            check_integer(self.fill_holes, "fill_holes")
+        check_choice(self.keep, "keep", KEEP_CHOICES)
 
     def steps(self, ndim: int, *, points: ArrayLike | None = None) -> list[Step]:
         """Build the :func:`clean_mask` steps for a ``ndim``-D mask.
@@ -516,10 +696,11 @@ def paint_labels(
     labels = check_labels(target, "target", ndims=(2, 3, 4))
     src = check_labels(source, "source", ndims=(2, 3, 4))
     check_same_shape(labels, src, ("target", "source"))
-    if mode not in PAINT_MODES:
-        raise ValueError(f"`mode` must be one of {', '.join(PAINT_MODES)}; got {mode!r}")
+    check_choice(mode, "mode", PAINT_MODES)
     if mode == "inside" and inside_label is None:
         raise ValueError("`inside_label` is required when mode='inside'")
+    if inside_label is not None:
+        inside_label = check_integer(inside_label, "inside_label", minimum=0)
     top = int(src.max())
     if np.issubdtype(target.dtype, np.integer) and top > np.iinfo(target.dtype).max:
         raise ValueError(f"label {top} does not fit the target's dtype {target.dtype}")

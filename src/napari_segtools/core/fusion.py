@@ -2,8 +2,9 @@
 
 Each method returns ``(labels, probabilities)``: the consensus label image and, per foreground
 label id, a float32 map in [0, 1] of how strongly the sources agree on that label. Label ids
-are mapped to a compact range internally and restored on output; labels are never
-interpolated.
+are mapped to a compact range internally and restored on output, so the cost follows the number
+of labels present, not the largest id (ids up to ``2**64 - 1`` keep their exact value; the
+output is int64, or uint64 when an id does not fit int64); labels are never interpolated.
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ._deprecate import renamed_keywords
-from ._validate import check_image, check_labels, check_same_shape, check_spacing
+from ._validate import (
+    check_image,
+    check_integer,
+    check_labels,
+    check_number,
+    check_same_shape,
+    check_spacing,
+    compact_labels,
+)
 from .geometry import Spacing
 
 #: A fusion's result: consensus labels and, per foreground label id, a float32 map in [0, 1].
@@ -25,14 +34,16 @@ def _stack(
     label_maps: Sequence[np.ndarray], name: str = "label_maps"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Validate; return label ids and the compact (N, ...) index stack: ids[compact] == labels."""
+    if isinstance(label_maps, (str, bytes)) or not hasattr(label_maps, "__len__"):
+        raise TypeError(
+            f"`{name}` must be a list of label images; got {type(label_maps).__name__}"
+        )
     if len(label_maps) == 0:
         raise ValueError(f"`{name}` is empty; give at least one label image")
     maps = [check_labels(m, f"{name}[{i}]") for i, m in enumerate(label_maps)]
     for i, m in enumerate(maps[1:], 1):
         check_same_shape(maps[0], m, (f"{name}[0]", f"{name}[{i}]"))
-    stacked = np.stack([np.asarray(m, dtype=np.int64) for m in maps])
-    ids, compact = np.unique(np.concatenate([[0], stacked.ravel()]), return_inverse=True)
-    return ids, compact[1:].reshape(stacked.shape)
+    return compact_labels(maps, name)
 
 
 def _vote(ids: np.ndarray, compact: np.ndarray, weights: np.ndarray) -> Fused:
@@ -57,7 +68,7 @@ def majority_vote(label_maps: Sequence[np.ndarray]) -> Fused:
 
     Returns
     -------
-    labels : ndarray (int64)
+    labels : ndarray (int64, or uint64 for ids beyond int64)
         Most frequent label per voxel; ties go to the smaller label id (background first).
     probabilities : dict of int -> float32 ndarray
         Per foreground label, the fraction of atlases that voted for it.
@@ -74,6 +85,12 @@ def majority_vote(label_maps: Sequence[np.ndarray]) -> Fused:
     return _vote(ids, compact, np.ones((len(compact),) + (1,) * (compact.ndim - 1)))
 
 
+def _sigma_voxels(sigma_mm: float, spacing: Spacing, shape: tuple[int, ...]) -> list[float]:
+    """Per-axis Gaussian sigma in voxels, capped at the axis length (checked before use)."""
+    sigma_mm = check_number(sigma_mm, "sigma_mm", low=0.0, open_low=True)
+    return [min(sigma_mm / s, float(n)) for s, n in zip(spacing, shape, strict=True)]
+
+
 @renamed_keywords(radius_mm="sigma_mm")
 def local_ncc(
     a: np.ndarray, b: np.ndarray, *, spacing: Spacing, sigma_mm: float = 4.0
@@ -82,12 +99,19 @@ def local_ncc(
 
     Parameters
     ----------
-    a, b : ndarray
-        Two intensity images of the same shape, any dimension.
+    a, b : (Z, Y, X) or (Y, X) ndarray
+        Two finite intensity images of the same shape.
     spacing : tuple of float
         Voxel size in mm, numpy axis order.
     sigma_mm : float
-        Gaussian sigma of the local window, mm (was ``radius_mm``).
+        Gaussian sigma of the local window, mm (was ``radius_mm``); > 0. A sigma longer than
+        an axis is capped at that axis's length (the window then spans the whole axis).
+
+    Raises
+    ------
+    ValueError, TypeError
+        If an image is not a finite 2-D/3-D intensity image, the shapes differ, or
+        ``spacing``/``sigma_mm`` is not positive and finite (the message names it).
 
     Returns
     -------
@@ -101,7 +125,11 @@ def local_ncc(
     >>> bool(np.allclose(local_ncc(a, 2 * a + 1, spacing=(1.0, 1.0), sigma_mm=1.0), 1.0))
     True
     """
-    sigma = [sigma_mm / s for s in spacing]
+    a = check_image(a, "a")
+    b = check_image(b, "b")
+    check_same_shape(a, b, ("a", "b"))
+    spacing = check_spacing(spacing, a.ndim, array_name="a")
+    sigma = _sigma_voxels(sigma_mm, spacing, a.shape)
     a = a.astype(np.float64)
     b = b.astype(np.float64)
     ma, mb = ndi.gaussian_filter(a, sigma), ndi.gaussian_filter(b, sigma)
@@ -144,7 +172,7 @@ def weighted_vote(
 
     Returns
     -------
-    labels : ndarray (int64)
+    labels : ndarray (int64, or uint64 for ids beyond int64)
         Label with the largest weight sum per voxel.
     probabilities : dict of int -> float32 ndarray
         Per foreground label, its share of the local weight.
@@ -167,14 +195,18 @@ def weighted_vote(
     ids, compact = _stack(label_maps)
     target = check_image(target, "target")
     spacing = check_spacing(spacing, target.ndim, array_name="target")
+    _sigma_voxels(sigma_mm, spacing, target.shape)
+    power = check_number(power, "power", low=0.0)
+    if isinstance(warped_images, (str, bytes)) or not hasattr(warped_images, "__len__"):
+        raise TypeError(
+            f"`warped_images` must be a list of images; got {type(warped_images).__name__}"
+        )
     if len(warped_images) != len(label_maps):  # named error before zip(strict=True)
         raise ValueError(
             f"`warped_images` has {len(warped_images)} images but `label_maps` has "
             f"{len(label_maps)}"
         )
     check_same_shape(compact[0], target, ("label_maps[0]", "target"))
-    if sigma_mm <= 0 or power < 0:
-        raise ValueError(f"`sigma_mm` must be > 0 and `power` >= 0; got {sigma_mm} and {power}")
     weights = []
     for i, image in enumerate(warped_images):
         image = check_image(image, f"warped_images[{i}]")
@@ -196,11 +228,11 @@ def staple(label_maps: Sequence[np.ndarray], *, max_iterations: int = 50) -> Fus
     label_maps : sequence of (Z, Y, X) or (Y, X) int ndarray
         One label image per atlas, all on the target grid.
     max_iterations : int
-        Limit of expectation-maximisation iterations.
+        Limit of expectation-maximisation iterations, 1 to 10000.
 
     Returns
     -------
-    labels : ndarray (int64)
+    labels : ndarray (int64, or uint64 for ids beyond int64)
         STAPLE consensus; voxels STAPLE leaves undecided take the most probable label.
     probabilities : dict of int -> float32 ndarray
         Per foreground label, the posterior probability.
@@ -208,7 +240,8 @@ def staple(label_maps: Sequence[np.ndarray], *, max_iterations: int = 50) -> Fus
     Raises
     ------
     ValueError
-        If ``label_maps`` is empty, the maps differ in shape, or ``max_iterations < 1``.
+        If ``label_maps`` is empty, the maps differ in shape, hold more than 65534 distinct
+        labels, or ``max_iterations`` is outside 1..10000.
 
     Examples
     --------
@@ -222,9 +255,12 @@ def staple(label_maps: Sequence[np.ndarray], *, max_iterations: int = 50) -> Fus
     import SimpleITK as sitk
 
     ids, compact = _stack(label_maps)
-    if max_iterations < 1:
-        raise ValueError(f"`max_iterations` must be >= 1; got {max_iterations}")
+    max_iterations = check_integer(max_iterations, "max_iterations", minimum=1, maximum=10_000)
     n_labels = len(ids)
+    if n_labels >= np.iinfo(np.uint16).max:
+        raise ValueError(
+            f"`label_maps` hold {n_labels} distinct labels; STAPLE handles at most 65534"
+        )
     images = [sitk.GetImageFromArray(c.astype(np.uint16)) for c in compact]
     filt = sitk.MultiLabelSTAPLEImageFilter()
     filt.SetMaximumNumberOfIterations(max_iterations)

@@ -22,7 +22,18 @@ from ._competitive import grow_from_seeds, iter_grow_from_seeds
 from ._deprecate import renamed_keywords
 from ._flood import RegionLeakError, cast_bounds, check_leak, check_seed_values, flood, flood_mask
 from ._types import Progress, ProgressGenerator, run_to_completion
-from ._validate import check_connectivity, check_image, check_max_fraction, check_seeds
+from ._validate import (
+    check_connectivity,
+    check_finite,
+    check_image,
+    check_integer,
+    check_max_fraction,
+    check_seeds,
+)
+
+#: most re-estimation passes of :func:`confidence_connected` (the region settles within a few;
+#: growth stops early, with the same result, as soon as a pass repeats the previous region)
+MAX_ITERATIONS = 1000
 
 __all__ = [
     "RegionLeakError",
@@ -51,8 +62,17 @@ def _prepare(
     )
 
 
+def _multiplier(multiplier: Any) -> float:
+    value = check_finite(multiplier, "multiplier", "a non-negative number of sigmas")
+    if value < 0:
+        raise ValueError(
+            f"`multiplier` must be a non-negative number of sigmas; got {multiplier!r}"
+        )
+    return value
+
+
 def _radius(radius: Any, ndim: int, name: str) -> tuple[int, ...]:
-    values = np.asarray(radius)
+    values = np.asarray(radius if radius is not None else np.nan)
     if values.ndim > 1 or values.size not in (1, ndim):
         raise ValueError(f"`{name}` needs one value or {ndim} (one per axis); got {radius!r}")
     values = np.broadcast_to(values, (ndim,))
@@ -71,24 +91,48 @@ def _mean_variance(values: np.ndarray) -> tuple[float, float]:
     return total / n, (float(np.square(values).sum()) - total * total / n) / (n - 1.0)
 
 
+def _axis_weights(centre: int, radius: int, length: int) -> tuple[slice, np.ndarray]:
+    """Return the voxels of one axis that the box ``centre +/- radius`` reads, and how often.
+
+    Edges are replicated: the first and last voxel count once per box position beyond the edge.
+
+    Python integers keep the count exact for any radius, so a huge box costs no more memory
+    than the image axis itself.
+    """
+    first, last = centre - radius, centre + radius
+    start, stop = min(max(first, 0), length - 1), min(max(last, 0), length - 1)
+    weights = [1] * (stop - start + 1)
+    weights[0] += max(0, min(0, last) - first)  # box positions below 0 read voxel 0
+    weights[-1] += max(0, last - max(length - 1, first))  # above the end read the last voxel
+    if start == stop:
+        weights = [last - first + 1]
+    return slice(start, stop + 1), np.asarray(weights, dtype=np.float64)
+
+
 def _seed_statistics(arr: np.ndarray, idx: np.ndarray, radius: int) -> tuple[float, float]:
     """Mean and variance of the boxes around the seeds, pooled as ITK's ConfidenceConnected does.
 
     Boxes are ``(2 radius + 1)^ndim`` voxels with the image edges replicated; overlapping boxes
-    count their shared voxels twice.
+    count their shared voxels twice. Each box is read once, its replicated edge voxels weighted
+    by their count, so any radius costs at most the image's own size.
     """
     if radius == 0 and len(idx) < 2:
         raise ValueError(
             "a radius of 0 estimates the spread from the seed values alone; give >= 2 seeds"
         )
-    boxes = []
+    n = total = squares = 0.0
     for seed in idx:
-        axes = [
-            np.clip(np.arange(s - radius, s + radius + 1), 0, n - 1)
-            for s, n in zip(seed, arr.shape, strict=True)
+        box = [
+            _axis_weights(int(s), radius, size) for s, size in zip(seed, arr.shape, strict=True)
         ]
-        boxes.append(arr[np.ix_(*axes)].ravel())
-    mean, variance = _mean_variance(np.concatenate(boxes))
+        values = arr[tuple(where for where, _ in box)].astype(np.float64)
+        weight = np.ones((), dtype=np.float64)
+        for axis, (_, w) in enumerate(box):
+            weight = np.multiply.outer(weight, w) if axis else w
+        n += float(weight.sum())
+        total += float((weight * values).sum())
+        squares += float((weight * np.square(values)).sum())
+    mean, variance = total / n, (squares - total * total / n) / (n - 1.0)
     if not np.isfinite(mean):
         raise ValueError("the neighbourhood of the seeds holds NaN voxels; move the seeds")
     return mean, variance
@@ -131,10 +175,11 @@ def auto_range(
     (8.0, 16.0)
     """
     arr = check_image(image, allow_nan=True)
+    factor = _multiplier(multiplier)
     mean, variance = _seed_statistics(
         arr, check_seeds(seeds, arr.shape), _radius(radius_voxels, 1, "radius_voxels")[0]
     )
-    spread = multiplier * float(np.sqrt(max(variance, 0.0)))
+    spread = factor * float(np.sqrt(max(variance, 0.0)))
     return mean - spread, mean + spread
 
 
@@ -246,19 +291,15 @@ def iter_confidence_connected(
     ['pass 1 of 2', 'pass 2 of 2']
     """
     arr, idx, conn, guard = _prepare(image, seeds, connectivity, max_fraction)
-    if not np.isfinite(multiplier) or multiplier < 0:
-        raise ValueError(
-            f"`multiplier` must be a non-negative number of sigmas; got {multiplier!r}"
-        )
-    if int(iterations) != iterations or iterations < 0:
-        raise ValueError(f"`iterations` must be a non-negative integer; got {iterations!r}")
+    factor = _multiplier(multiplier)
+    passes = check_integer(iterations, "iterations", minimum=0, maximum=MAX_ITERATIONS) + 1
     check_seed_values(arr, idx, -np.inf, np.inf)
     radius = _radius(initial_radius_voxels, 1, "initial_radius_voxels")[0]
     mean, variance = _seed_statistics(arr, idx, radius)
     seed_values = arr[tuple(idx.T)].astype(np.float64)
     region: np.ndarray | None = None
-    for step in range(int(iterations) + 1):
-        yield Progress(step, int(iterations) + 1, f"pass {step + 1} of {int(iterations) + 1}")
+    for step in range(passes):
+        yield Progress(step, passes, f"pass {step + 1} of {passes}")
         if region is not None:
             values = arr[region]
             if values.size < 2:
@@ -266,12 +307,15 @@ def iter_confidence_connected(
             mean, variance = _mean_variance(values)
             if variance <= 0.1 * np.finfo(float).eps:  # ITK stops on zero variance
                 break
-        spread = multiplier * np.sqrt(max(variance, 0.0))  # rounding may leave -1e-13
+        spread = factor * np.sqrt(max(variance, 0.0))  # rounding may leave -1e-13
         # as ITK, every pass widens the range to hold all seed values
         low = min(mean - spread, seed_values.min())
         high = max(mean + spread, seed_values.max())
-        region = flood(arr, idx, *cast_bounds(low, high, arr.dtype), conn)
-        check_leak(region, guard)
+        grown = flood(arr, idx, *cast_bounds(low, high, arr.dtype), conn)
+        check_leak(grown, guard)
+        if region is not None and np.array_equal(grown, region):
+            break  # same region -> same statistics -> every later pass repeats it exactly
+        region = grown
     assert region is not None  # the loop runs at least once
     return region
 
@@ -372,7 +416,11 @@ def iter_neighborhood_connected(
     from scipy import ndimage as ndi
 
     arr, idx, conn, guard = _prepare(image, seeds, connectivity, max_fraction)
-    rad = _radius(radius_voxels, arr.ndim, "radius_voxels")
+    # a box reaching past both ends of an axis sees the whole axis: larger radii add nothing
+    rad = [
+        min(r, n - 1)
+        for r, n in zip(_radius(radius_voxels, arr.ndim, "radius_voxels"), arr.shape, strict=True)
+    ]
     low, high = cast_bounds(lower, upper, arr.dtype)
     check_seed_values(arr, idx, low, high)
     yield Progress(0, 2, "testing neighbourhoods")

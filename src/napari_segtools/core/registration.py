@@ -13,11 +13,29 @@ from typing import Any, Literal
 
 import numpy as np
 
+from . import _validate
 from ._sitk import array_to_sitk
 from .geometry import Geometry
 
 Transform = Literal["rigid", "affine", "deformable"]
 Metric = Literal["mattes", "mean_squares", "correlation"]
+
+
+#: upper limits of the settings: pyramid levels, shrink factor, iterations per level, mm
+MAX_LEVELS = 8
+MAX_SHRINK = 64
+MAX_ITERATIONS = 100_000
+MAX_MM = 1000.0
+
+
+def _numbers(value: Any, name: str) -> tuple[Any, ...]:
+    """Return a sequence of per-level numbers as a tuple (text and scalars are refused)."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"`{name}` must be a sequence of numbers, one per level; got {value!r}")
+    values = tuple(value)
+    if any(np.ndim(x) for x in values):
+        raise TypeError(f"`{name}` must be a flat sequence of numbers; got {value!r}")
+    return values
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,7 +53,8 @@ class RegistrationSettings:
     initialization : {"moments", "geometry"}
         Centre the atlas on the target by intensity centre of mass or by image centre.
     shrink_factors : tuple of int
-        Linear stages' pyramid: downsampling factor per level, coarse to fine.
+        Linear stages' pyramid: downsampling factor per level, coarse to fine (lowered where
+        it would leave an axis of the target under 4 voxels).
     smoothing_mm : tuple of float
         Gaussian sigma per pyramid level, mm.
     sampling : float
@@ -58,8 +77,10 @@ class RegistrationSettings:
 
     Raises
     ------
-    ValueError
-        If a field is out of range (the message names it).
+    ValueError, TypeError
+        If a field has the wrong type or is out of range (the message names it). Limits: up to
+        8 pyramid levels, shrink factors 1-64, 1-100000 iterations per level, mm values finite
+        and at most 1000, 2-1024 histogram bins, a seed in 0..2**32-1.
 
     Examples
     --------
@@ -84,36 +105,56 @@ class RegistrationSettings:
     seed: int = 42
 
     def __post_init__(self) -> None:
-        if self.transform not in ("rigid", "affine", "deformable"):
-            raise ValueError(
-                f"`transform` must be 'rigid', 'affine' or 'deformable'; got {self.transform!r}"
-            )
-        if self.metric not in ("mattes", "mean_squares", "correlation"):
-            raise ValueError(
-                f"`metric` must be 'mattes', 'mean_squares' or 'correlation'; got {self.metric!r}"
-            )
-        if self.initialization not in ("moments", "geometry"):
-            raise ValueError(
-                f"`initialization` must be 'moments' or 'geometry'; got {self.initialization!r}"
-            )
-        if not 0 < self.sampling <= 1:
-            raise ValueError(f"`sampling` must lie in (0, 1]; got {self.sampling}")
+        v = _validate
+        for name, choices in (
+            ("transform", ("rigid", "affine", "deformable")),
+            ("metric", ("mattes", "mean_squares", "correlation")),
+            ("initialization", ("moments", "geometry")),
+        ):
+            v.check_choice(getattr(self, name), name, choices)
+        self._set(
+            "sampling", v.check_number(self.sampling, "sampling", low=0.0, high=1.0, open_low=True)
+        )
         for name in ("shrink_factors", "deformable_shrink_factors"):
-            smooth = getattr(self, name.replace("shrink_factors", "smoothing_mm"))
-            factors = getattr(self, name)
-            if len(factors) == 0 or len(factors) != len(smooth) or min(factors) < 1:
+            smooth_name = name.replace("shrink_factors", "smoothing_mm")
+            factors = _numbers(getattr(self, name), name)
+            smooth = _numbers(getattr(self, smooth_name), smooth_name)
+            if len(factors) == 0 or len(factors) > MAX_LEVELS or len(factors) != len(smooth):
                 raise ValueError(
-                    f"`{name}` must be >= 1 with one `smoothing_mm` sigma per level; got {factors} "
-                    f"and {smooth}"
+                    f"`{name}` must hold 1 to {MAX_LEVELS} levels with one `{smooth_name}` sigma "
+                    f"per level; got {getattr(self, name)} and {getattr(self, smooth_name)}"
                 )
-        if self.iterations < 1 or self.deformable_iterations < 1:
-            raise ValueError(
-                f"`iterations` and `deformable_iterations` must be >= 1; got {self.iterations} "
-                f"and {self.deformable_iterations}"
+            self._set(
+                name,
+                tuple(
+                    v.check_integer(f, f"{name}[{i}]", minimum=1, maximum=MAX_SHRINK)
+                    for i, f in enumerate(factors)
+                ),
+            )
+            self._set(
+                smooth_name,
+                tuple(
+                    v.check_number(s, f"{smooth_name}[{i}]", low=0.0, high=MAX_MM)
+                    for i, s in enumerate(smooth)
+                ),
+            )
+        for name in ("iterations", "deformable_iterations"):
+            self._set(
+                name, v.check_integer(getattr(self, name), name, minimum=1, maximum=MAX_ITERATIONS)
             )
         for name in ("demons_smoothing_mm", "bias_smoothing_mm"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"`{name}` must be positive mm; got {getattr(self, name)}")
+            self._set(
+                name,
+                v.check_number(getattr(self, name), name, low=0.0, high=MAX_MM, open_low=True),
+            )
+        self._set(
+            "histogram_bins",
+            v.check_integer(self.histogram_bins, "histogram_bins", minimum=2, maximum=1024),
+        )
+        self._set("seed", v.check_integer(self.seed, "seed", minimum=0, maximum=2**32 - 1))
+
+    def _set(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
 
     def stages(self) -> tuple[tuple[str, int, int], ...]:
         """Return (stage name, pyramid levels, iterations per level) of every stage, in order."""
@@ -175,6 +216,12 @@ class Warped:
     displacement_mm: np.ndarray | None
 
 
+def _fit_shrink(factors, image) -> list[int]:
+    """Lower each shrink factor so that every axis of ``image`` keeps at least 4 voxels."""
+    most = max(1, min(image.GetSize()) // 4)
+    return [min(int(f), most) for f in factors]
+
+
 def _method(sitk, settings: RegistrationSettings, shrink, smoothing):
     method = sitk.ImageRegistrationMethod()
     if settings.metric == "mattes":
@@ -232,7 +279,8 @@ def _linear_stages(sitk, fixed, moving, settings, report, should_stop):
             affine.SetCenter(rigid.GetCenter())
             affine.SetMatrix(rigid.GetMatrix())
             affine.SetTranslation(rigid.GetTranslation())
-        method = _method(sitk, settings, settings.shrink_factors, settings.smoothing_mm)
+        shrink = _fit_shrink(settings.shrink_factors, fixed)
+        method = _method(sitk, settings, shrink, settings.smoothing_mm)
         method.SetInitialTransform(transform, inPlace=True)
         method.SetOptimizerAsRegularStepGradientDescent(
             step, 1e-4, settings.iterations, relaxationFactor=0.6
@@ -276,7 +324,8 @@ def _demons_stage(sitk, fixed, moving, linear, settings, report, should_stop):
             sitk.SmoothingRecursiveGaussian(im, sigma) if sigma > 0 else im
             for im in (fixed_n, aligned)
         ]
-        f, m = (sitk.Shrink(im, [int(shrink)] * 3) for im in pair)
+        shrink = _fit_shrink([shrink], fixed)[0]
+        f, m = (sitk.Shrink(im, [shrink] * 3) for im in pair)
         demons = sitk.DiffeomorphicDemonsRegistrationFilter()
         demons.SetNumberOfIterations(iterations)
         demons.SetSmoothDisplacementField(True)

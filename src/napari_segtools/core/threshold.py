@@ -7,6 +7,7 @@ histogram of a volume once and then switches methods instantly.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,7 +16,17 @@ from numpy.typing import ArrayLike
 
 from ._deprecate import renamed_keywords
 from ._types import Progress, ProgressGenerator, run_to_completion
-from ._validate import check_image, check_mask, check_same_shape, check_spacing
+from ._validate import (
+    check_bound,
+    check_choice,
+    check_finite,
+    check_image,
+    check_integer,
+    check_mask,
+    check_same_shape,
+    check_spacing,
+    native_order,
+)
 
 #: automatic global methods understood by :func:`auto_threshold`
 METHODS = ("otsu", "multiotsu", "li", "yen", "triangle", "isodata", "mean", "minimum")
@@ -24,6 +35,10 @@ LOCAL_METHODS = ("gaussian", "mean")
 
 _CHUNK = 1 << 22  # voxels per histogram chunk: bounds memory and paces progress events
 _MAX_EXACT_BINS = 1 << 16
+#: most histogram bins a caller may ask for
+MAX_BINS = 1 << 20
+#: label dtypes of :func:`threshold_labels`, narrowest first
+_LABEL_DTYPES = (np.uint8, np.uint16, np.uint32, np.uint64)
 #: most histogram bins multi-Otsu searches per class count (its cost grows as bins^(classes-1))
 _MULTIOTSU_BINS = {2: 1024, 3: 1024, 4: 256, 5: 128}
 
@@ -102,23 +117,31 @@ def threshold_mask(
     >>> threshold_mask(np.array([[0, 226, 3071, 4000]]), lower=226, upper=3071).astype(int)
     array([[0, 1, 1, 0]])
     """
-    arr = check_image(image, ndims=(2, 3, 4), allow_nan=True)
-    low, high = float(lower), float(upper)
+    arr = native_order(check_image(image, ndims=(2, 3, 4), allow_nan=True))
+    low, high = check_bound(lower, "lower"), check_bound(upper, "upper")
     if not (low <= high):
         raise ValueError(f"`lower` must be <= `upper`; got lower={low}, upper={high}")
     if out is None:
         out = np.empty(arr.shape, dtype=bool)
-    elif out.shape != arr.shape or out.dtype != bool:
+    elif not isinstance(out, np.ndarray) or out.shape != arr.shape or out.dtype != bool:
         raise ValueError(
-            f"`out` must be a bool array of shape {arr.shape}; got {out.dtype} {out.shape}"
+            f"`out` must be a bool array of shape {arr.shape}; got {getattr(out, 'dtype', out)} "
+            f"{getattr(out, 'shape', '')}"
         )
     if np.issubdtype(arr.dtype, np.integer):  # compare in the image's own dtype: no float copy
         info = np.iinfo(arr.dtype)
-        low, high = np.ceil(low), np.floor(high)
-        if low > info.max or high < info.min or low > high:
+        # exact integer bounds (Python ints): no float rounding near the dtype's limits
+        low_int = info.min if low == -np.inf else low if isinstance(low, int) else None
+        high_int = info.max if high == np.inf else high if isinstance(high, int) else None
+        if low_int is None:
+            low_int = info.max + 1 if low == np.inf else math.ceil(low)
+        if high_int is None:
+            high_int = info.min - 1 if high == -np.inf else math.floor(high)
+        if low_int > info.max or high_int < info.min or low_int > high_int:
             out[...] = False
             return out
-        low, high = arr.dtype.type(max(low, info.min)), arr.dtype.type(min(high, info.max))
+        low = arr.dtype.type(max(low_int, info.min))
+        high = arr.dtype.type(min(high_int, info.max))
     np.greater_equal(arr, low, out=out)
     out &= arr <= high
     return out
@@ -143,28 +166,56 @@ def threshold_labels(
 
     Returns
     -------
-    labels : uint8 or uint16 ndarray of ``image.shape``
+    labels : uint8, uint16, uint32 or uint64 ndarray of ``image.shape``
+        The narrowest dtype that holds ``first_label + len(thresholds)``.
 
     Raises
     ------
     ValueError
-        If ``thresholds`` is empty or decreasing, or ``first_label < 1``.
+        If ``thresholds`` is empty, decreasing or not finite, or ``first_label < 1``.
 
     Examples
     --------
+    >>> threshold_labels(np.array([[0, 9]]), [5], first_label=70_000).dtype
+    dtype('uint32')
     >>> threshold_labels(np.array([[0, 5, 10, 20]]), [5, 15], first_label=2)
     array([[2, 3, 3, 4]], dtype=uint8)
     """
-    arr = check_image(image, ndims=(2, 3, 4))
-    bounds = np.asarray(thresholds, dtype=float).ravel()
-    if bounds.size == 0 or np.any(np.diff(bounds) < 0):
+    arr = native_order(check_image(image, ndims=(2, 3, 4)))
+    bounds = _check_thresholds(thresholds)
+    first = check_integer(first_label, "first_label", minimum=1)
+    top = first + bounds.size
+    dtype = next((d for d in _LABEL_DTYPES if top <= np.iinfo(d).max), None)
+    if dtype is None:
         raise ValueError(
-            f"`thresholds` must be one or more increasing values; got {bounds.tolist()}"
+            f"`first_label` {first} + {bounds.size} classes exceeds the largest label id "
+            f"{np.iinfo(np.uint64).max}"
         )
-    if first_label < 1:
-        raise ValueError(f"`first_label` must be >= 1; got {first_label}")
-    dtype = np.uint8 if first_label + bounds.size <= 255 else np.uint16
-    return (np.digitize(arr, bounds) + first_label).astype(dtype)
+    labels = np.digitize(arr, bounds).astype(dtype)
+    labels += dtype(first)
+    return labels
+
+
+def _check_thresholds(thresholds) -> np.ndarray:
+    """Return class boundaries as a 1-D float array of finite increasing values."""
+    if isinstance(thresholds, (str, bytes)) or thresholds is None:
+        raise TypeError(f"`thresholds` must be a sequence of numbers; got {thresholds!r}")
+    try:
+        raw = np.asarray(thresholds)
+        if raw.dtype.kind not in "biuf":
+            raise TypeError
+        bounds = raw.astype(float).ravel()
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"`thresholds` must be a sequence of real numbers; got {thresholds!r}"
+        ) from None
+    if raw.ndim > 1:
+        raise ValueError(f"`thresholds` must be a flat sequence; got shape {raw.shape}")
+    if bounds.size == 0 or not np.isfinite(bounds).all() or np.any(np.diff(bounds) < 0):
+        raise ValueError(
+            f"`thresholds` must be one or more finite increasing values; got {bounds.tolist()}"
+        )
+    return bounds
 
 
 def iter_histogram(
@@ -181,9 +232,8 @@ def iter_histogram(
     >>> run_to_completion(gen).counts.tolist()
     [2, 0, 1]
     """
-    arr = check_image(image, ndims=(2, 3, 4))
-    if nbins < 2:
-        raise ValueError(f"`nbins` must be >= 2; got {nbins}")
+    arr = native_order(check_image(image, ndims=(2, 3, 4)))
+    nbins = check_integer(nbins, "nbins", minimum=2, maximum=MAX_BINS)
     if mask is None:
         flat = arr.reshape(-1)
     else:
@@ -411,8 +461,8 @@ def threshold_from_histogram(
     """
     from skimage import filters
 
-    if method not in METHODS:
-        raise ValueError(f"`method` must be one of {', '.join(METHODS)}; got {method!r}")
+    check_choice(method, "method", METHODS)
+    classes = check_integer(classes, "classes", minimum=2, maximum=max(_MULTIOTSU_BINS))
     if len(hist.counts) < 2:
         raise ValueError(
             f"the image holds a single value ({hist.centers[0]}); nothing to threshold"
@@ -493,6 +543,8 @@ def auto_threshold(
     >>> auto_threshold(np.array([[0, 0, 10, 10]], dtype=np.uint8))
     0.0
     """
+    check_choice(method, "method", METHODS)
+    classes = check_integer(classes, "classes", minimum=2, maximum=max(_MULTIOTSU_BINS))
     hist = image_histogram(image, nbins=nbins, mask=mask)
     return threshold_from_histogram(hist, method=method, classes=classes)
 
@@ -521,6 +573,27 @@ def block_size_voxels(block_size_mm: float, spacing: Sequence[float]) -> tuple[i
     return tuple(n + 1 - n % 2 for n in sizes)
 
 
+def check_block_size(block_size_mm, shape: Sequence[int], spacing: Sequence[float]) -> float:
+    """Return a local-threshold block width in mm, refusing one wider than twice the image.
+
+    A block wider than twice the image's largest extent averages the (mirrored) image with
+    itself; it is refused before any filter weights are allocated.
+
+    Examples
+    --------
+    >>> check_block_size(15, (10, 10), (1.0, 1.0))
+    15.0
+    """
+    width = check_finite(block_size_mm, "block_size_mm", "a positive width in mm")
+    extent = max(n * s for n, s in zip(shape, spacing, strict=True))
+    if not 0 < width <= 2 * extent:
+        raise ValueError(
+            f"`block_size_mm` must be > 0 and at most twice the image's largest extent "
+            f"({2 * extent:g} mm); got {block_size_mm!r}"
+        )
+    return width
+
+
 def iter_local_threshold(
     image: ArrayLike,
     *,
@@ -541,18 +614,14 @@ def iter_local_threshold(
     """
     from scipy import ndimage as ndi
 
-    arr = check_image(image)
+    arr = native_order(check_image(image))
     spacing = check_spacing(spacing, arr.ndim)
-    if method not in LOCAL_METHODS:
-        raise ValueError(f"`method` must be one of {', '.join(LOCAL_METHODS)}; got {method!r}")
-    if not block_size_mm > 0:
-        raise ValueError(f"`block_size_mm` must be > 0 mm; got {block_size_mm}")
+    check_choice(method, "method", LOCAL_METHODS)
+    block_size_mm = check_block_size(block_size_mm, arr.shape, spacing)
+    offset = check_finite(offset, "offset", "a finite number (intensity units)")
     sizes = block_size_voxels(block_size_mm, spacing)
-    dtype = (
-        np.float64
-        if arr.dtype in (np.float64, np.int32, np.int64, np.uint32, np.uint64)
-        else np.float32
-    )
+    wide = arr.dtype.itemsize >= 8 or (arr.dtype.kind in "iu" and arr.dtype.itemsize >= 4)
+    dtype = np.float64 if wide else np.float32
     out = arr.astype(dtype)
     for axis, size in enumerate(sizes):
         if method == "gaussian":

@@ -17,11 +17,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._types import Progress, ProgressGenerator, run_to_completion
-from ._validate import check_spacing
+from ._validate import check_bound, check_choice, check_finite, check_integer, check_spacing
 from .cleanup import Step, iter_clean_mask, paint_labels
 from .threshold import (
+    _LABEL_DTYPES,
     METHODS,
     Histogram,
+    _check_thresholds,
     block_size_voxels,
     iter_body_mask,
     iter_histogram,
@@ -72,12 +74,18 @@ class ThresholdSettings:
     offset: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.method not in SETTINGS_METHODS:
-            raise ValueError(
-                f"`method` must be one of {', '.join(SETTINGS_METHODS)}; got {self.method!r}"
-            )
+        check_choice(self.method, "method", SETTINGS_METHODS)
+        low, high = check_bound(self.lower, "lower"), check_bound(self.upper, "upper")
+        if not low <= high:
+            raise ValueError(f"`lower` must be <= `upper`; got lower={low}, upper={high}")
         if self.method == "multiotsu" and not len(self.thresholds):
             raise ValueError("method 'multiotsu' needs its class boundaries in `thresholds`")
+        if len(self.thresholds):
+            _check_thresholds(self.thresholds)
+        width = check_finite(self.block_size_mm, "block_size_mm", "a positive width in mm")
+        if width <= 0:
+            raise ValueError(f"`block_size_mm` must be > 0 mm; got {self.block_size_mm!r}")
+        check_finite(self.offset, "offset", "a finite number (intensity units)")
 
     @property
     def n_labels(self) -> int:
@@ -104,6 +112,9 @@ def iter_threshold_segment(
     """
     data = np.asarray(image)
     spacing = check_spacing(spacing, data.ndim)
+    if not isinstance(settings, ThresholdSettings):
+        raise TypeError(f"`settings` must be a ThresholdSettings; got {type(settings).__name__}")
+    first_label = check_integer(first_label, "first_label", minimum=1)
     if settings.method == "multiotsu":
         yield Progress(0, 1, "multi-Otsu classes")
         # class 0 (the darkest: air, background) stays 0; class i >= 1 gets first_label + i - 1
@@ -267,10 +278,15 @@ def iter_threshold_labels(
     ['threshold', 'clean-up done']
     """
     data = np.asarray(image)
+    first_label = check_integer(first_label, "first_label", minimum=1)
+    top = first_label + settings.n_labels - 1
+    dtype = next((d for d in _LABEL_DTYPES[1:] if top <= np.iinfo(d).max), None)
+    if dtype is None:
+        raise ValueError(f"`first_label` {first_label} leaves no room for {settings.n_labels} ids")
     result = yield from iter_threshold_segment(
         data, settings=settings, spacing=spacing, first_label=first_label
     )
-    labels = np.zeros(data.shape, np.uint16)
+    labels = np.zeros(data.shape, dtype)
     for value in range(first_label, first_label + settings.n_labels):
         mask = result if result.dtype == bool else result == value
         cleaned = yield from iter_clean_mask(mask, spacing=spacing, steps=steps)
@@ -306,7 +322,7 @@ def threshold_labels_cleaned(
 
     Returns
     -------
-    labels : uint16 ndarray of ``image.shape``
+    labels : uint16 (or wider, for ids above 65535) ndarray of ``image.shape``
         0 where nothing is written.
 
     Raises

@@ -123,12 +123,18 @@ class _LabelOptions:
     cldice: bool
 
 
-def _label_values(r, p, offset, total, opts: _LabelOptions):
-    """Every metric of one label from its cropped masks, plus the facts the pitfalls need."""
+def _iter_label_values(r, p, offset, total, opts: _LabelOptions, progress: Progress):
+    """Every metric of one label from its cropped masks, plus the facts the pitfalls need.
+
+    Yields ``progress`` (relabelled) between the expensive stages, so a cancel is prompt.
+    """
     c = counts_of(r, p, total)
     case = empty_case(c.tp + c.fn, c.tp + c.fp)
     voxel_volume = float(np.prod(opts.spacing)) if opts.spacing is not None else 1.0
+    yield Progress(progress.step, progress.total, f"{progress.message}: surface distances")
     sd = crop_distances(r, p, offset, spacing=opts.spacing, surface=opts.surface)
+    if opts.cldice:
+        yield Progress(progress.step, progress.total, f"{progress.message}: clDice")
     raw = {
         "tp": c.tp,
         "fp": c.fp,
@@ -237,7 +243,9 @@ def iter_evaluate(
             box = (slice(0, 1),) * ref.ndim
         r, p = ref[box] == label, pred[box] == label
         offset = np.array([s.start for s in box], float)
-        values, case, facts = _label_values(r, p, offset, ref.size, opts)
+        values, case, facts = yield from _iter_label_values(
+            r, p, offset, ref.size, opts, Progress(i, len(label_ids), f"label {label}")
+        )
         per_label[label], cases[label] = values, case
         warnings += label_pitfalls(label, values, case, facts, thresholds, prose_unit)
     mean, not_nan = {}, {}

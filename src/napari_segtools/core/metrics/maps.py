@@ -52,14 +52,33 @@ def error_map(
     if labels is None:
         ref_in, pred_in = ref > 0, pred > 0
     else:
-        ids = list(labels)
-        ref_in, pred_in = np.isin(ref, ids), np.isin(pred, ids)
+        ids = [int(v) for v in labels]
+        ref_in, pred_in = _member(ref, ids), _member(pred, ids)
     out = np.zeros(ref.shape, np.uint8)
     tp = ref_in & (pred == ref)
     out[pred_in & ~tp] = 2
     out[ref_in & ~tp] = 3
     out[tp] = 1
     return out
+
+
+def _member(labels: np.ndarray, ids: list[int]) -> np.ndarray:
+    """Mask of the voxels whose label is one of ``ids``, for ids of any size.
+
+    Cost follows the number of ids, never their size: ``np.isin`` may build a lookup table
+    spanning the smallest to the largest id, so it is asked to sort instead; a few ids are
+    compared one by one. Ids outside the array's dtype match nothing.
+    """
+    if labels.dtype == bool:
+        return labels.copy() if 1 in ids else np.zeros(labels.shape, bool)
+    info = np.iinfo(labels.dtype)
+    ids = sorted({v for v in ids if info.min <= v <= info.max})
+    if len(ids) <= 8:
+        out = np.zeros(labels.shape, bool)
+        for v in ids:
+            out |= labels == v
+        return out
+    return np.isin(labels, np.asarray(ids, labels.dtype), kind="sort")
 
 
 def present_labels(*arrays: np.ndarray) -> list[int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -189,25 +190,28 @@ class EvaluationReport:
         )
 
     def to_json(self, path, metadata: dict | None = None) -> Path:
-        """Write :meth:`to_dict` as JSON to ``path`` and return the path."""
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(metadata), indent=2), encoding="utf-8")
-        return path
+        """Write :meth:`to_dict` as JSON to ``path`` and return the path.
+
+        The file is written whole or not at all (see :func:`write_report`); a path that cannot
+        be written raises the ``OSError`` subclass that names it and says why.
+        """
+        text = json.dumps(self.to_dict(metadata), indent=2)
+        return _write_text_atomically(Path(path), text)
 
     def to_csv(self, path, metadata: dict | None = None) -> Path:
         """Write :meth:`to_rows` as CSV, preceded by ``# key: value`` lines for settings/units.
 
-        Read it back with ``pandas.read_csv(path, comment="#")``.
+        Read it back with ``pandas.read_csv(path, comment="#")``. The file is written whole or
+        not at all; a path that cannot be written raises the ``OSError`` subclass that names it.
         """
-        path = Path(path)
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            for key, value in {**(metadata or {}), **self.settings}.items():
-                fh.write(f"# {key}: {json.dumps(json_safe(value))}\n")
-            fh.write(f"# units: {json.dumps(self.units)}\n")
-            writer = csv.DictWriter(fh, fieldnames=["label", "case", *self.metric_names])
-            writer.writeheader()
-            writer.writerows(self.to_rows())
-        return path
+        buffer = io.StringIO(newline="")
+        for key, value in {**(metadata or {}), **self.settings}.items():
+            buffer.write(f"# {key}: {json.dumps(json_safe(value))}\n")
+        buffer.write(f"# units: {json.dumps(self.units)}\n")
+        writer = csv.DictWriter(buffer, fieldnames=["label", "case", *self.metric_names])
+        writer.writeheader()
+        writer.writerows(self.to_rows())
+        return _write_text_atomically(Path(path), buffer.getvalue())
 
 
 def write_report(
@@ -232,6 +236,12 @@ def write_report(
     pathlib.Path
         The path written.
 
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError, PermissionError, OSError
+        When ``path`` cannot be written (missing folder, a folder, no permission, disk full),
+        with the path and the reason; nothing is written then and an existing file is kept.
+
     Examples
     --------
     >>> import pathlib, tempfile
@@ -248,6 +258,28 @@ def write_report(
         return report.to_json(path, metadata=metadata)
     warnings = [f"label {w.label}: {w.pitfall}" for w in report.warnings]
     return report.to_csv(path, metadata={**metadata, "warnings": warnings})
+
+
+def _write_text_atomically(path: Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` whole or not at all: a temporary file, then a rename.
+
+    ``path`` is checked first (:func:`~napari_segtools.core.io.check_writable`); a failure while
+    writing raises ``OSError`` naming the path and leaves no partial file behind.
+    """
+    from ..io import check_writable
+
+    check_writable(path)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with partial.open("w", newline="", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(partial, path)
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise type(exc)(f"cannot write {path}: {reason}") from None
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
 
 
 def json_safe(value):

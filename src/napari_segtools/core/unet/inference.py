@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ require_torch()  # one clear message when the [unet] extra is missing
 import torch  # noqa: E402
 
 BLENDS = ("gaussian", "constant")
+#: on the CPU a forward pass is kept about this short (seconds): Cancel acts between passes
+CPU_PASS_S = 0.4
 PADDING_MODES = ("constant", "reflect", "edge")
 
 Blend = Literal["gaussian", "constant"]
@@ -60,6 +63,10 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     >>> resolve_device("cpu")
     device(type='cpu')
     """
+    if device is not None and not isinstance(device, (str, torch.device)):
+        raise TypeError(
+            f"`device` must be 'auto', 'cpu', 'cuda[:N]', 'mps' or a torch.device; got {device!r}"
+        )
     if device is None or device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -222,7 +229,7 @@ def _forward(
 # --- the steps of iter_sliding_window -------------------------------------------------------
 
 
-def _check_options(
+def _check_choices(
     image: np.ndarray,
     patch_size: Sequence[int],
     *,
@@ -284,6 +291,14 @@ class _Run:
     device: torch.device
     batch_size: int
     note: str = ""
+
+    def keep_passes_short(self, seconds: float) -> None:
+        """On the CPU, shrink the batch after a pass longer than :data:`CPU_PASS_S`.
+
+        Batching gains little on a CPU, and the worker can only stop between passes.
+        """
+        if self.device.type == "cpu" and seconds > CPU_PASS_S and self.batch_size > 1:
+            self.batch_size = max(1, int(self.batch_size * CPU_PASS_S / seconds))
 
     def message(self, done: int, total: int) -> str:
         suffix = f" ({self.note})" if self.note else ""
@@ -383,7 +398,9 @@ def iter_sliding_window(
     padding_mode : {"constant", "reflect", "edge"}
         How an image smaller than a window is padded (symmetrically) before inference.
     batch_size : int
-        Windows per forward pass (halved automatically on out-of-memory).
+        Windows per forward pass (halved automatically on out-of-memory). On the CPU it is
+        also lowered after a pass longer than :data:`CPU_PASS_S` seconds, so that Cancel,
+        which acts between passes, stays prompt.
     tta : bool
         Average over all mirrorings of the spatial axes (2**D forward passes per window).
     device : str or torch.device, optional
@@ -420,7 +437,7 @@ def iter_sliding_window(
     >>> probs.shape, bool(np.allclose(probs.sum(axis=0), 1.0))
     ((3, 10, 12), True)
     """
-    patch = _check_options(
+    patch = _check_choices(
         image,
         patch_size,
         overlap=overlap,
@@ -443,9 +460,11 @@ def iter_sliding_window(
     done = 0
     while done < total:
         chunk = windows[done : done + run.batch_size]
+        started = time.perf_counter()
         probs = _forward_or_fall_back(run, _gather(source, chunk), patch=patch, tta=tta, amp=amp)
         if probs is None:
             continue  # the fallback changed the batch size or the device: try again
+        run.keep_passes_short(time.perf_counter() - started)
         if acc is None:
             acc = np.zeros((probs.shape[1], *shape), np.float32)
         for window, p in zip(chunk, probs, strict=True):

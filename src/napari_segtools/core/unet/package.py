@@ -27,7 +27,14 @@ import numpy as np
 
 from .._deprecate import loose_geometry_keywords
 from .._types import Progress, ProgressGenerator, run_to_completion
-from .._validate import check_geometry, check_image, check_spacing
+from .._validate import (
+    check_flag,
+    check_geometry,
+    check_image,
+    check_integer,
+    check_number,
+    check_spacing,
+)
 from ..geometry import Geometry
 from . import _preprocess as pre
 from ._torch import require_torch
@@ -131,7 +138,9 @@ class ModelConfig:
         Raises
         ------
         ValueError
-            Missing keys, wrong types or lengths, unknown normalisation.
+            Missing keys, wrong types or lengths, unknown normalisation, duplicate class names, a
+        window over 1024 voxels, or an ``architecture`` whose dimensions, channels or classes
+        disagree with the config (classes vs weights).
         """
         if not isinstance(data, dict):
             raise ValueError(
@@ -172,16 +181,15 @@ class ModelConfig:
                 )
         try:
             pre.check_normalization(data["normalization"])
-        except ValueError as exc:
+            checked = _check_config_rest(data, names)
+        except (ValueError, TypeError) as exc:
             raise ValueError(f"model config {source}: {exc}") from None
         return cls(
             spatial_dims=int(dims),
-            in_channels=int(data["in_channels"]),
             class_names=tuple(str(n) for n in names),
             class_colors=tuple(str(c) for c in colors),
-            spacing=check_spacing(data["spacing"], dims, "config spacing", array_name="model"),
             normalization=dict(data["normalization"]),
-            patch_size=tuple(int(p) for p in data["patch_size"]),
+            **checked,
             **{
                 k: data[k]
                 for k in ("weights", "architecture", "name", "description", "training")
@@ -205,6 +213,65 @@ class ModelConfig:
             "architecture": self.architecture,
             "training": self.training,
         }
+
+
+#: largest window a config may ask for, voxels per axis
+MAX_PATCH = 1024
+
+
+def _check_config_rest(data: dict[str, Any], names: list[Any]) -> dict[str, Any]:
+    """Check the fields after the colours; return the converted ones (errors name the key)."""
+    dims = data["spatial_dims"]
+    if isinstance(dims, bool) or not isinstance(dims, int):
+        raise TypeError(f"`spatial_dims` must be the integer 2 or 3; got {dims!r}")
+    bad_names = [n for n in names if not isinstance(n, str) or not n.strip()]
+    if bad_names:
+        raise ValueError(f"`class_names` must be non-empty text; got {bad_names[0]!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"`class_names` must be distinct; got {names}")
+    in_channels = check_integer(data["in_channels"], "in_channels", minimum=1, maximum=64)
+    patch = tuple(
+        check_integer(p, f"patch_size[{i}]", minimum=1, maximum=MAX_PATCH)
+        for i, p in enumerate(data["patch_size"])
+    )
+    spacing = check_spacing(data["spacing"], dims, "spacing", array_name="model")
+    weights = data["weights"]
+    if not isinstance(weights, str) or not weights.strip() or Path(weights).name != weights:
+        raise ValueError(
+            f"`weights` must be a file name inside the package folder; got {weights!r}"
+        )
+    architecture = data.get("architecture")
+    if architecture is not None:
+        if not isinstance(architecture, dict):
+            raise TypeError(
+                f"`architecture` must be a JSON object; got {type(architecture).__name__}"
+            )
+        expected = {"spatial_dims": dims, "in_channels": in_channels, "out_channels": len(names)}
+        for key, value in expected.items():
+            if key in architecture and architecture[key] != value:
+                what = "class_names" if key == "out_channels" else key
+                raise ValueError(
+                    f"`architecture.{key}` is {architecture[key]!r} but the config has "
+                    f"{value} ({what}): classes and weights disagree"
+                )
+    for key in ("name", "description"):
+        if key in data and not isinstance(data[key], str):
+            raise TypeError(f"`{key}` must be text; got {data[key]!r}")
+    if "training" in data and not isinstance(data["training"], dict):
+        raise TypeError(f"`training` must be a JSON object; got {data['training']!r}")
+    return {"in_channels": in_channels, "patch_size": patch, "spacing": spacing}
+
+
+def check_predict_options(*, overlap: Any, tta: Any, batch_size: Any) -> tuple[float, bool, int]:
+    """Check the inference options before any work; return them converted.
+
+    ``overlap`` in [0, 0.9], ``tta`` a bool, ``batch_size`` an integer 1..1024.
+    """
+    return (
+        check_number(overlap, "overlap", low=0.0, high=0.9),
+        check_flag(tta, "tta"),
+        check_integer(batch_size, "batch_size", minimum=1, maximum=1024),
+    )
 
 
 def save_package(folder: str | Path, module: torch.nn.Module, config: ModelConfig) -> Path:
@@ -364,6 +431,11 @@ def load_model(name_or_path: str | Path) -> Predictor:
     ('background', 'grey matter', 'white matter')
     """
     require_torch()
+    if not isinstance(name_or_path, (str, Path)) or not str(name_or_path).strip():
+        raise TypeError(
+            f"`name_or_path` must be a model name or a path; got {name_or_path!r}; expected "
+            f"{EXPECTED}"
+        )
     config_path, scripted = _locate(name_or_path)
     config = _read_config(config_path)
     weights = scripted or config_path.parent / config.weights
@@ -462,6 +534,12 @@ class Predictor:
             Class probabilities on the image grid.
         """
         cfg = self.config
+        overlap, tta, batch_size = check_predict_options(
+            overlap=overlap, tta=tta, batch_size=batch_size
+        )
+        from .inference import resolve_device
+
+        device = resolve_device(device)
         arr, geometry, perm, flips = self._check_input(image, geometry)
         arr = pre.to_canonical(arr, perm, flips, leading=1)
         spacing = tuple(geometry.spacing[p] for p in perm)

@@ -57,6 +57,31 @@ class Prediction:
         return self.probabilities.argmax(axis=0).astype(np.uint8)
 
 
+def _check_probabilities(probabilities: object) -> np.ndarray:
+    """Return ``probabilities`` as a float ndarray of K >= 2 classes in [0, 1], else refuse."""
+    arr = np.asarray(probabilities) if probabilities is not None else np.asarray(None)
+    if arr.dtype == bool or not (
+        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+    ):
+        raise TypeError(
+            f"`probabilities` must be a real-valued (K, ...) array; got {type(probabilities).__name__}"
+            f" of dtype {arr.dtype}"
+        )
+    if arr.ndim not in (2, 3, 4) or arr.shape[0] < 2 or arr.size == 0:
+        raise ValueError(
+            "`probabilities` needs >= 2 classes along axis 0 and 1 to 3 spatial axes; "
+            f"got shape {arr.shape}"
+        )
+    probs = arr.astype(np.float64)
+    if not np.isfinite(probs).all():
+        raise ValueError("`probabilities` contains NaN or infinite values")
+    if probs.min() < -1e-6 or probs.max() > 1 + 1e-6:
+        raise ValueError(
+            f"`probabilities` must lie in [0, 1]; got values from {probs.min():g} to {probs.max():g}"
+        )
+    return probs
+
+
 def predictive_entropy(probabilities: np.ndarray) -> np.ndarray:
     """Compute the normalised Shannon entropy of class probabilities, voxel by voxel.
 
@@ -73,19 +98,17 @@ def predictive_entropy(probabilities: np.ndarray) -> np.ndarray:
 
     Raises
     ------
-    ValueError
-        If there are fewer than 2 classes along axis 0.
+    ValueError, TypeError
+        If there are fewer than 2 classes along axis 0, the array is not 2-D to 4-D real
+        numbers, or a value is NaN, infinite or outside [0, 1] (the message names the
+        argument).
 
     Examples
     --------
     >>> predictive_entropy(np.array([[1.0, 0.5], [0.0, 0.5]])).round(6)
     array([0., 1.], dtype=float32)
     """
-    probs = np.asarray(probabilities, dtype=float)
-    if probs.ndim < 1 or probs.shape[0] < 2:
-        raise ValueError(
-            f"`probabilities` needs >= 2 classes along axis 0; got shape {probs.shape}"
-        )
+    probs = _check_probabilities(probabilities)
     p = np.clip(probs, 1e-12, 1.0)
     return (-(p * np.log(p)).sum(axis=0) / np.log(probs.shape[0])).astype(np.float32)
 
@@ -143,13 +166,14 @@ def iter_predict(
     >>> result.probabilities.shape, result.device
     ((3, 8, 8, 8), 'cpu')
     """
-    from .package import load_model
+    from .package import check_predict_options, load_model
 
+    check_predict_options(overlap=overlap, tta=tta, batch_size=batch_size)
     yield Progress(0, 1, "loading the model")
-    predictor = load_model(model)
     from .inference import resolve_device
 
     dev = resolve_device(device)
+    predictor = load_model(model)
     probs = yield from predictor.iter_predict_proba(
         image, geometry=geometry, overlap=overlap, tta=tta, device=dev, batch_size=batch_size
     )
