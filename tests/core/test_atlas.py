@@ -415,7 +415,7 @@ def test_loose_and_new_keywords_together_are_refused(blob_pair):
 
 
 # ------------------------------------------------------------------ hostile arguments
-from tests.core.test_fusion import HOSTILE, _hostile_cases, assert_clear_error  # noqa: E402
+from tests.hostile import HOSTILE, assert_clear_error, hostile_cases  # noqa: E402
 
 _Z, _Y, _X = np.mgrid[:10, :10, :10]
 H_TARGET = np.exp(-((_Z - 5) ** 2 + (_Y - 5) ** 2 + (_X - 5) ** 2) / 8.0)
@@ -478,7 +478,7 @@ H_CALLS = {
 }
 
 
-@pytest.mark.parametrize(("name", "slot", "label"), list(_hostile_cases(H_CALLS)))
+@pytest.mark.parametrize(("name", "slot", "label"), list(hostile_cases(H_CALLS)))
 @pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
 def test_a_hostile_argument_gets_a_clear_error(name, slot, label):
     assert_clear_error(H_CALLS, name, slot, label)
