@@ -105,7 +105,7 @@ class MetricsTable(QTableWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setMinimumHeight(90)
+        self.setMinimumHeight(130)  # a few labels and the mean row without scrolling
         self.verticalHeader().setVisible(False)  # the label column names the rows
         self.report: EvaluationReport | None = None
         #: whether every metric column is shown (else only :data:`PRIMARY_METRICS`)

@@ -139,6 +139,17 @@ def _grow_and_paint(gen, previous, shape, lead, method, label, seed_labels, reco
     return _Grown(out, written, kept, counts, lost, present)
 
 
+def _physical_size(amount: float, ndim: int) -> str:
+    """Say an area (mm², 2-D) in cm² or a volume (mm³, 3-D) in ml, as clinicians read them.
+
+    Examples
+    --------
+    >>> _physical_size(18024.0, 2), _physical_size(657122.0, 3)
+    ('180.24 cm²', '657.12 ml')
+    """
+    return f"{amount / 100:.2f} cm²" if ndim == 2 else f"{amount / 1000:.2f} ml"
+
+
 class RegionGrowingWidget(ScrollDock):
     """Grow regions from seed points placed in a Points layer that belongs to the image."""
 
@@ -614,10 +625,9 @@ class RegionGrowingWidget(ScrollDock):
                 self.viewer.layers.move(index, below)
         if active is not None and active in self.viewer.layers:
             self.viewer.layers.selection.active = active
-        unit = "mm^2" if len(spacing) == 2 else "mm^3"
         size = voxel_volume(spacing)
         summary = "; ".join(
-            f"{segment_name(names, k)}: {n} voxels ({n * size:.1f} {unit})"
+            f"{segment_name(names, k)}: {n} voxels, {_physical_size(n * size, len(spacing))}"
             for k, n in grown.counts.items()
         )
         if grown.kept:
