@@ -23,7 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "qt"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test scenarios
 
 
 def main(argv=None) -> int:
@@ -37,7 +37,7 @@ def main(argv=None) -> int:
         return subprocess.call([*command, *(sys.argv[1:] if argv is None else argv)])
 
     import napari
-    import test_stalls as scenarios
+    import tests.qt.test_stalls as scenarios
     from qtpy.QtWidgets import QApplication
 
     limit = scenarios.LIMIT_MS

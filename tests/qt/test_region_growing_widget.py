@@ -6,6 +6,7 @@ import importlib.resources
 
 import numpy as np
 import pytest
+from tests.qt.stall import StallMeter
 
 from napari_segtools._qt.region_growing_widget import RegionGrowingWidget
 from napari_segtools.core.region_growing import (
@@ -335,7 +336,6 @@ def test_docks_fit_and_competitive_message_keeps_the_canvas(make_napari_viewer, 
 
 
 def test_no_action_stalls_the_gui_thread(make_napari_viewer, qtbot, capsys):
-    from tests.qt.stall import StallMeter
 
     viewer, image = _brain_slice_viewer(make_napari_viewer, show=True)
     figures = {}

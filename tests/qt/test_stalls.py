@@ -11,17 +11,12 @@ turns the scenario into an expected failure (non-strict) with the measured figur
 
 from __future__ import annotations
 
-import importlib
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pytest
 from napari.layers import Image, Labels
-
-sys.path.insert(0, str(Path(__file__).parent))
-StallMeter = importlib.import_module("stall").StallMeter
+from tests.qt.stall import StallMeter
 
 LIMIT_MS = 150.0
 #: actions that measure napari alone (switching to 3-D, one redraw): figures, not asserted

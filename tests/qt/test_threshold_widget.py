@@ -8,14 +8,13 @@ import weakref
 import numpy as np
 import pytest
 from napari.layers import Labels
+from tests.qt.stall import StallMeter  # shared with the cross-widget stall test
 
 from napari_segtools._layer_style import PREVIEW_COLOR
 from napari_segtools._qt.threshold_widget import ThresholdWidget
 from napari_segtools.core.cleanup import clean_mask
 from napari_segtools.core.phantoms import phantom
 from napari_segtools.core.threshold import auto_threshold, local_threshold, threshold_labels
-
-from .stall import StallMeter  # shared with the cross-widget stall test
 
 
 @pytest.fixture(scope="module")
