@@ -589,12 +589,11 @@ class EvaluationWidget(ScrollDock):
         self.status.refuse("Evaluate cancelled; no layer was changed.")
 
     def _on_abandoned_finished(self) -> None:
-        """Give the controls back to a newer running worker once a detached one has stopped."""
+        """Drop the detached worker once it has stopped.
+
+        ``run_generator`` leaves the controls alone when a newer worker owns them.
+        """
         self._abandoned = None
-        if self._busy():  # run_generator's clean-up of the old worker reset the shared controls
-            self.controls.progress.visible = True
-            self.controls.run_button.enabled = False
-            self.controls.cancel_button.enabled = True
 
     def _options(self) -> EvaluationOptions:
         return EvaluationOptions(
