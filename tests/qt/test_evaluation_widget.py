@@ -27,7 +27,7 @@ def _run(widget, qtbot):
     qtbot.waitUntil(
         lambda: widget.result is not None or widget.controls.last_error is not None, timeout=20000
     )
-    qtbot.waitUntil(lambda: not worker.is_running, timeout=5000)
+    qtbot.waitUntil(lambda: not worker.is_running and not widget.drawing, timeout=5000)
     assert widget.controls.last_error is None
     return widget.result
 
@@ -178,6 +178,7 @@ def test_jump_to_hausdorff_location_sets_current_step(viewer, qtbot):
     widget.jump_button.changed.emit(True)
     assert viewer.dims.current_step[0] == 8
     np.testing.assert_allclose(viewer.dims.point[0], 8 * 2.5)
+    qtbot.wait(300)  # the markers follow
 
 
 def test_csv_and_json_export(viewer, qtbot, tmp_path):
@@ -276,7 +277,7 @@ def test_overlay_label_switch_and_cdf_plot(viewer, qtbot):
     assert widget.overlay_label.value == 1 and 2 in widget.overlay_label.choices
     widget.overlay_label.value = 2
     qtbot.waitUntil(lambda: widget.result.overlay.label == 2, timeout=10000)
-    qtbot.waitUntil(lambda: not widget.worker.is_running, timeout=5000)
+    qtbot.waitUntil(lambda: not widget.worker.is_running and not widget.drawing, timeout=5000)
     distance = viewer.layers["prediction boundary distance"]
     label2 = widget.result.report.per_label[2]
     sd = widget.result.overlay.distances
@@ -379,10 +380,12 @@ def test_jump_zooms_and_marks_both_surface_points(viewer, qtbot):
     np.testing.assert_allclose(points.data, [overlay.hd_location, overlay.hd_partner])
     assert list(points.features["boundary"]) == ["reference", "prediction"]
     assert pred[tuple(np.round(overlay.hd_partner).astype(int))] == 1  # on the prediction
-    line = viewer.layers["prediction Hausdorff line"]
-    assert line.shape_type == ["line"]
-    np.testing.assert_allclose(line.data[0], [overlay.hd_location, overlay.hd_partner])
+    qtbot.waitUntil(lambda: points.visible, timeout=5000)
+    line = viewer.layers["prediction Hausdorff line"]  # napari vectors: start, projection
+    np.testing.assert_allclose(line.data[0, 0], overlay.hd_location)
+    np.testing.assert_allclose(line.data[0, 0] + line.data[0, 1], overlay.hd_partner)
     np.testing.assert_allclose(points.scale, SPACING)
+    np.testing.assert_allclose(line.scale, SPACING)
 
 
 def test_gallery_picker_shows_one_titled_case_and_replaces_overlays(viewer, qtbot):

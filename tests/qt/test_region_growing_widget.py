@@ -6,6 +6,7 @@ import importlib.resources
 
 import numpy as np
 import pytest
+from qtpy.QtTest import QTest
 from tests.qt.stall import StallMeter
 
 from napari_segtools._qt.region_growing_widget import RegionGrowingWidget
@@ -48,7 +49,13 @@ def press_add_seeds(widget):
     """Press "Add seeds" like a user; return the image's seeds layer."""
     widget.add_seeds.native.click()
     assert widget.add_seeds.value
-    return widget.seeds_layer
+    points = widget.seeds_layer
+    for _ in range(200):  # a new seeds layer is shown (and put in add mode) a turn later
+        if points.visible:
+            break
+        QTest.qWait(5)
+    assert points.visible
+    return points
 
 
 def test_connected_threshold_on_the_pd_slice(make_napari_viewer, qtbot, pd_slice):

@@ -24,7 +24,7 @@ from magicgui.widgets import (
     PushButton,
     Select,
 )
-from napari.layers import Image, Labels, Points, Shapes
+from napari.layers import Image, Labels, Points, Vectors
 from napari.utils.colormaps import DirectLabelColormap
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QWidget
@@ -56,6 +56,9 @@ ERROR_COLOURS = {None: "transparent", 0: "transparent", 1: "#39ff14", 2: "#ff3ec
 #: colormap of the boundary-distance overlay (and its legend)
 DISTANCE_COLORMAP = "plasma"
 #: colours of the two Hausdorff end points: on the reference / on the prediction boundary
+#: pause between the staged steps of drawing a result: napari repaints in between, so each
+#: first-time visual (its shaders, its glyphs) costs one short turn of the event loop
+_STEP_MS = 15
 MARKER_COLOURS = {"reference": "#ffd400", "prediction": "#00e5ff"}
 #: metadata key marking this panel's own output layers (kept out of the layer pickers)
 _OUTPUT_KEY = "napari_segtools_evaluation_output"
@@ -146,6 +149,7 @@ class EvaluationWidget(ScrollDock):
         self._token = uuid.uuid4().hex
         #: counts results; a staged display step of an older result does nothing
         self._generation = 0
+        self._drawing = 0  # staged drawing chains still running
         #: the worker a Cancel detached from: still finishing its step, its result is dropped
         self._abandoned = None
         #: True while the shown numbers belong to inputs that have changed since
@@ -687,12 +691,12 @@ class EvaluationWidget(ScrollDock):
         """
         source = self._pair[0]
         name = self._output_names()[role]
-        layer_type = {"labels": Labels, "image": Image, "points": Points, "shapes": Shapes}[kind]
+        layer_type = {"labels": Labels, "image": Image, "points": Points, "vectors": Vectors}[kind]
         layer = self._own_layer(role)
         fits = (
             layer is not None
             and type(layer) is layer_type
-            and (kind in ("points", "shapes") or layer.data.shape == np.shape(data))
+            and (kind in ("points", "vectors") or layer.data.shape == np.shape(data))
         )
         if layer is not None and not fits:
             self.viewer.layers.remove(layer)
@@ -756,18 +760,31 @@ class EvaluationWidget(ScrollDock):
             ]
         )
 
+    @property
+    def drawing(self) -> bool:
+        """True while a result's layers, markers or plot are still being drawn."""
+        return self._drawing > 0
+
     def _staged(self, steps) -> None:
         """Run ``steps`` one per event-loop turn; a newer result or a close drops the rest."""
         generation = self._generation
+        self._drawing += 1
 
         def run(index: int) -> None:
             if self._torn_down or generation != self._generation:
+                self._drawing -= 1
                 return
-            steps[index]()
+            try:
+                steps[index]()
+            except BaseException:
+                self._drawing -= 1
+                raise
             if index + 1 < len(steps):
-                QTimer.singleShot(0, lambda: run(index + 1))
+                QTimer.singleShot(_STEP_MS, lambda: run(index + 1))
+            else:
+                self._drawing -= 1
 
-        run(0)
+        QTimer.singleShot(0, lambda: run(0))
 
     def _finish_result(self, result: EvaluationResult) -> None:
         self.result, self.stale = result, False
@@ -809,6 +826,10 @@ class EvaluationWidget(ScrollDock):
             self.result = EvaluationResult(self.result.report, self.result.error_map, overlay)
         self.jump_button.enabled = overlay is not None
         self._hide_markers()
+        self._staged([lambda: self._draw_distances(overlay), self._update_plot])
+
+    def _draw_distances(self, overlay) -> None:
+        """Show ``overlay``'s boundary distance map (or remove the last one if it has none)."""
         if overlay is None or overlay.distance_map is None:
             existing = self._own_layer("distance")
             if existing is not None:
@@ -828,7 +849,6 @@ class EvaluationWidget(ScrollDock):
             if list(layer.contrast_limits) != limits:
                 layer.contrast_limits = limits
             layer.metadata = {**layer.metadata, "unit": overlay.distances.unit}
-        self._update_plot()
 
     def _on_show_overlays(self, show: bool) -> None:
         """Show or hide the drawn overlays at once (the next evaluation draws them or not)."""
@@ -886,30 +906,46 @@ class EvaluationWidget(ScrollDock):
         span = max(1.5 * span, 20.0 * float(np.min(np.abs(ref.scale[-far.size :]))))
         camera.zoom = float(np.min(self.viewer.canvas.size)) / span
         self._generation += 1
-        self._staged([lambda: self._mark_line(overlay), lambda: self._mark_points(overlay)])
+        self._staged(
+            [
+                lambda: self._mark_line(overlay),
+                lambda: self._mark_points(overlay),
+                lambda: self._reveal("points"),
+            ]
+        )
+
+    def _reveal(self, role: str) -> None:
+        """Show this panel's ``role`` layer, added hidden so its first draw has its own turn.
+
+        napari builds a layer's visuals (its shaders) at the first draw; adding the layer and
+        drawing it in separate turns of the event loop keeps each stall short.
+        """
+        layer = self._own_layer(role)
+        if layer is not None and not layer.visible:
+            layer.visible = True
 
     def _marker_ends(self, overlay) -> np.ndarray:
         return np.array([overlay.hd_location, overlay.hd_partner or overlay.hd_location], float)
 
     def _mark_line(self, overlay) -> None:
-        """Draw the Hausdorff segment (a Shapes line), reusing the panel's line layer."""
+        """Draw the Hausdorff segment (a Vectors line), reusing the panel's line layer."""
         ref = self._pair[0]
         description = f"Hausdorff distance of label {overlay.label}"
+        far, near = self._marker_ends(overlay)
+        segment = np.stack([far, near - far])[None]  # napari vectors: (start, projection)
         layer = self._own_layer("line")
-        ends = self._marker_ends(overlay)
-        if layer is not None and type(layer) is Shapes:
-            layer.data = [ends]  # a line of the same two vertices: replaced in place
-            layer.shape_type = ["line"]
+        if layer is not None and type(layer) is Vectors:
+            layer.data = segment
             self._restore(layer, "line", description)
             return
         self._put_layer(
             "line",
-            [ends],
-            kind="shapes",
+            segment,
+            kind="vectors",
             description=description,
-            shape_type="line",
             edge_color="#ff1744",
             edge_width=float(np.min(np.abs(ref.scale))) * 0.4,
+            vector_style="line",
         )
 
     def _mark_points(self, overlay) -> None:
@@ -924,7 +960,6 @@ class EvaluationWidget(ScrollDock):
             layer.data = ends
             layer.features = features
             layer.face_color = colours
-            layer.refresh_text()
             self._restore(layer, "points", description)
             return
         self._put_layer(
@@ -936,7 +971,7 @@ class EvaluationWidget(ScrollDock):
             face_color=colours,
             border_color="#ff1744",
             size=2.5,
-            text={"string": "{boundary}", "color": "white", "size": 9, "anchor": "upper_left"},
+            visible=False,
         )
 
     def _restore(self, layer, role: str, description: str) -> None:

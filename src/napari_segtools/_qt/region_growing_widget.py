@@ -342,6 +342,9 @@ class RegionGrowingWidget(ScrollDock):
                 warnings.filterwarnings("ignore", "Feature 'label' looks like categorical")
                 points = self._add_seeds_layer(image)
             self._created.append(weakref.ref(points))
+            # added hidden, shown a turn later: napari's first draw of a Points layer (its
+            # shaders) then does not fall into the same stall as adding it
+            QTimer.singleShot(0, partial(self._reveal_seeds, weakref.ref(points)))
             if active is not None and not self.add_seeds.value:
                 self.viewer.layers.selection.active = active
         self._watch(points)
@@ -364,7 +367,24 @@ class RegionGrowingWidget(ScrollDock):
             border_color="white",
             size=max(image.data.shape[-2:]) / 60,
             metadata={SEEDS_OF: image, "segment_names": {}},
+            visible=False,
         )
+
+    def _reveal_seeds(self, points_ref) -> None:
+        """Show a new seeds layer, in add mode if the button is still down.
+
+        napari keeps a hidden layer out of add mode, so the mode is set again once shown.
+        """
+        points = points_ref()
+        if points is None:
+            return
+        points.visible = True
+        if (
+            self.connections.alive
+            and self.add_seeds.value
+            and self.viewer.layers.selection.active is points
+        ):
+            points.mode = "add"
 
     def _watch(self, points: Points) -> None:
         if id(points) not in self._watched:
