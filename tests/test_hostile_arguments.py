@@ -81,6 +81,70 @@ CALLS = {
     ),
     "predictive_entropy": (nst.predictive_entropy, (PROBS,), {}),
     "evaluate": (nst.metrics.evaluate, (LABELS, np.roll(LABELS, 1, 0)), {"spacing": SPACING}),
+    "segment_summary": (nst.segment_summary, (LABELS,), {"spacing": SPACING, "connectivity": 1}),
+    "segment_statistics": (
+        nst.segment_statistics,
+        (LABELS,),
+        {"spacing": SPACING, "image": IMAGE, "percentiles": (5.0, 95.0)},
+    ),
+    # segment effects: every one takes an editable area and locked labels
+    "editable_area": (
+        nst.editable_area,
+        (LABELS,),
+        {
+            "mode": "inside",
+            "label": 1,
+            "image": IMAGE,
+            "intensity_range": (0.1, 0.9),
+            "locked": [2],
+        },
+    ),
+    "keep_largest_island": (
+        nst.keep_largest_island,
+        (LABELS, 1),
+        {"connectivity": 1, "editable": MASK, "locked": [2]},
+    ),
+    "remove_small_islands": (
+        nst.remove_small_islands,
+        (LABELS, 1),
+        {"min_size_mm3": 1.0, "spacing": SPACING, "editable": MASK, "locked": [2]},
+    ),
+    "split_islands": (
+        nst.split_islands,
+        (LABELS.astype(np.uint16), 1),
+        {"min_size_mm3": 1.0, "spacing": SPACING, "editable": MASK, "locked": [2]},
+    ),
+    "keep_selected_island": (
+        nst.keep_selected_island,
+        (LABELS, 1, tuple(np.argwhere(LABELS == 1)[0])),
+        {"editable": MASK, "locked": [2]},
+    ),
+    "logical_operation": (
+        nst.logical_operation,
+        (LABELS, 1, "union"),
+        {"other": MASK, "editable": MASK, "locked": [2]},
+    ),
+    "margin": (
+        nst.margin,
+        (LABELS, 1),
+        {"margin_mm": 1.0, "spacing": SPACING, "editable": MASK, "locked": [2]},
+    ),
+    "smooth": (
+        nst.smooth,
+        (LABELS, 1),
+        {"method": "gaussian", "kernel_mm": 1.0, "spacing": SPACING, "editable": MASK},
+    ),
+    "smooth_joint": (
+        nst.smooth_joint,
+        (LABELS,),
+        {"kernel_mm": 1.0, "spacing": SPACING, "editable": MASK, "locked": [2]},
+    ),
+    "hollow": (
+        nst.hollow,
+        (LABELS, 1),
+        {"thickness_mm": 1.0, "spacing": SPACING, "shell": "centered", "editable": MASK},
+    ),
+    "fill_segment_holes": (nst.fill_segment_holes, (LABELS, 1), {"editable": MASK, "locked": [2]}),
 }
 
 

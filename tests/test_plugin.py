@@ -54,8 +54,11 @@ def test_npe2_validate_cli():
 def test_widgets_are_listed_in_the_segment_and_measure_menus(manifest):
     menus = manifest.contributions.menus
     segment = {item.command for item in menus["napari/layers/segment"]}
-    assert "napari-segtools.threshold" in segment
-    assert {i.command for i in menus["napari/layers/measure"]} == {"napari-segtools.evaluation"}
+    assert {"napari-segtools.threshold", "napari-segtools.segments"} <= segment
+    assert {i.command for i in menus["napari/layers/measure"]} == {
+        "napari-segtools.evaluation",
+        "napari-segtools.segments",
+    }
 
 
 @pytest.mark.parametrize("relative", SAMPLE_FILES)
@@ -177,3 +180,84 @@ def test_activation_hook_and_reader_patterns_agree(manifest):
     assert set(READER_PATTERNS) <= set(reader.filename_patterns)
     assert set(reader.filename_patterns) - set(READER_PATTERNS) == {"*.dcm"}
     assert reader.accepts_directories
+
+
+def _segtools_write(path, layer) -> list[str]:
+    import npe2
+
+    npe2.PluginManager.instance().discover()
+    return npe2.write(str(path), [layer], plugin_name="napari-segtools")
+
+
+def test_writer_saves_a_read_labels_layer_on_the_file_grid(tmp_path):
+    """File > Save of the T1 head's mask: the file's 128x128x62 coronal grid, not the display's."""
+    import numpy as np
+    import SimpleITK as sitk
+    from napari.layers import Labels
+
+    from napari_segtools._reader import read_layers
+
+    original = files("napari_segtools") / "sample_images" / SAMPLE_FILES[3]
+    ((data, kwargs, _),) = read_layers(original)
+    layer = Labels(
+        (data > 100).astype(np.uint8),
+        **{k: kwargs[k] for k in ("scale", "translate", "metadata", "name")},
+    )
+    (written,) = _segtools_write(tmp_path / "head_mask.nii.gz", layer)
+    out, ref = sitk.ReadImage(written), sitk.ReadImage(str(original))
+    assert out.GetSize() == ref.GetSize() == (128, 128, 62)
+    assert out.GetDirection() == pytest.approx(ref.GetDirection())
+    assert out.GetOrigin() == pytest.approx(ref.GetOrigin())
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(out), sitk.GetArrayFromImage(ref) > 100)
+
+
+def test_writer_carries_segment_names_and_colours(tmp_path):
+    import numpy as np
+    from napari.layers import Labels
+
+    from napari_segtools._reader import read_layers
+    from napari_segtools.core.segments.itksnap import read_itksnap_labels
+    from napari_segtools.core.segments.seg_nrrd import read_seg_nrrd
+
+    labels = np.zeros((2, 3, 4), np.uint8)
+    labels[1, 1:, 1:3] = 4
+    layer = Labels(
+        labels,
+        scale=(3.0, 0.7, 0.7),
+        translate=(5.0, 0.0, -2.0),
+        features={"index": [0, 4], "name": ["background", "lesion"]},
+        colormap={4: "#ff0000", None: "transparent"},
+    )
+    (seg_path,) = _segtools_write(tmp_path / "lesion.seg.nrrd", layer)
+    back, geometry, segments = read_seg_nrrd(seg_path)
+    np.testing.assert_array_equal(back, labels)
+    assert geometry.spacing == pytest.approx((3.0, 0.7, 0.7))
+    assert geometry.origin == pytest.approx((5.0, 0.0, -2.0))
+    assert [(s.value, s.name, s.color) for s in segments] == [(4, "lesion", (1.0, 0.0, 0.0))]
+    _segtools_write(tmp_path / "lesion.nii.gz", layer)
+    (seg,) = read_itksnap_labels(tmp_path / "lesion.label.txt")
+    assert (seg.value, seg.name, seg.color) == (4, "lesion", (1.0, 0.0, 0.0))
+    ((_, kwargs, kind),) = read_layers(tmp_path / "lesion.nii.gz")  # the names come back
+    assert kind == "labels" and kwargs["features"]["name"] == ["background", "lesion"]
+    assert kwargs["colormap"][4] == "#ff0000"
+
+
+def test_writer_falls_back_to_the_layer_grid_with_a_warning(tmp_path):
+    """Labels that lie outside the recorded file grid are saved where they are, and said so."""
+    import numpy as np
+    import SimpleITK as sitk
+    from napari.layers import Labels
+
+    from napari_segtools.core.geometry import Geometry
+    from napari_segtools.core.segments.source_grid import SOURCE_GRID_KEY, SourceGrid
+
+    grid = SourceGrid((2, 2, 2), Geometry((1.0, 1.0, 1.0)), "/gone/ct.nii.gz")
+    layer = Labels(
+        np.ones((2, 2, 2), np.uint8),
+        translate=(40.0, 0.0, 0.0),
+        metadata={SOURCE_GRID_KEY: grid.as_metadata()},
+    )
+    with pytest.warns(UserWarning, match="on the layer's own grid: the labels do not fit"):
+        (written,) = _segtools_write(tmp_path / "far.nrrd", layer)
+    assert sitk.ReadImage(written).GetOrigin() == pytest.approx((0.0, 0.0, 40.0))
+    assert [p.name for p in tmp_path.iterdir()] == ["far.nrrd"]

@@ -19,7 +19,7 @@ import napari_segtools.metrics
 _PHYSICAL = re.compile(
     r"radius|tolerance|sigma|distance|block_size|min_size|max_size|volume|smooth|margin"
 )
-_UNIT = re.compile(r"_(mm|mm2|mm3|voxels|fraction|percent)$")
+_UNIT = re.compile(r"_(mm|mm2|mm3|voxels|fraction|percent|iterations)$")
 
 
 def _public_callables():

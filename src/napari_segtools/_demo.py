@@ -9,7 +9,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-WIDGETS = ("Threshold", "Region growing", "Atlas propagation", "U-Net inference", "Evaluation")
+WIDGETS = (
+    "Threshold",
+    "Region growing",
+    "Atlas propagation",
+    "U-Net inference",
+    "Evaluation",
+    "Segments",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -23,6 +23,9 @@ READER_PATTERNS = ("*.nii", "*.nii.gz", "*.nrrd", "*.nhdr", "*.mha", "*.mhd")
 #: plugin name as napari's preferences spell it
 PLUGIN_NAME = "napari-segtools"
 
+#: SOP Class UID of DICOM Segmentation Storage
+_DICOM_SEG = "1.2.840.10008.5.1.4.1.1.66.4"
+
 #: label maps with more values than this get hover names but napari's own colours
 _MAX_NAMED_VALUES = 256
 
@@ -40,16 +43,92 @@ def read_layers(path) -> list[tuple]:
 
 def _read_one(path: Path, *, series_id: str | None = None, name: str | None = None) -> tuple:
     from .core.io import looks_like_labels, read_image, strip_image_suffix
+    from .core.segments.source_grid import SOURCE_GRID_KEY, SourceGrid
 
+    if path.name.lower().endswith(".seg.nrrd") or _is_dicom_seg(path):
+        return _read_segmentation(path, name=name)
     data, geometry = read_image(path, reorient=True, series_id=series_id)
-    kind = "labels" if looks_like_labels(path, data) else "image"
+    segments = _segments_beside(path)  # an ITK-SNAP label file beside marks a label map too
+    named = bool(segments) and data.dtype.kind in "ui"
+    kind = "labels" if named or looks_like_labels(path, data) else "image"
     if kind == "labels" and data.dtype.kind == "i" and data.size and data.min() < 0:
         warnings.warn(f"{path.name} has negative labels; opening it as an image", stacklevel=2)
         kind = "image"
-    kwargs = layer_kwargs(geometry, name=name or strip_image_suffix(path))
+    source = SourceGrid.from_file(path, series_id=series_id)
+    kwargs = layer_kwargs(
+        geometry,
+        name=name or strip_image_suffix(path),
+        metadata={SOURCE_GRID_KEY: source.as_metadata()},
+    )
     if kind == "labels":
-        kwargs.update(_generic_label_style(data))
+        kwargs.update(_segment_style(segments) if segments else _generic_label_style(data))
     return data, kwargs, kind
+
+
+def _is_dicom_seg(path: Path) -> bool:
+    """Tell whether ``path`` is a DICOM SEG file: its SOP Class UID in the file's first 4 KiB.
+
+    The file meta header (0002,0002) carries the UID as text; GDCM cannot be asked instead
+    because it does not read the header of every SEG file.
+    """
+    if not (path.is_file() and path.name.lower().endswith(".dcm")):
+        return False
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    uid = _DICOM_SEG.encode()
+    at = head.find(uid)
+    return at >= 0 and not head[at + len(uid) : at + len(uid) + 1].isdigit()
+
+
+def _read_segmentation(path: Path, *, name: str | None = None) -> tuple:
+    """Read a Slicer ``.seg.nrrd`` or a DICOM SEG as a Labels layer with names and colours."""
+    from .core.io import strip_image_suffix
+    from .core.segments.source_grid import SOURCE_GRID_KEY, SourceGrid, reorient_for_display
+
+    if path.name.lower().endswith(".seg.nrrd"):
+        from .core.segments.seg_nrrd import read_seg_nrrd
+
+        labels, stored, segments = read_seg_nrrd(path)
+        stem = path.name[: -len(".seg.nrrd")]
+    else:
+        from .core.segments.dicom_seg import read_dicom_seg
+
+        labels, stored, segments = read_dicom_seg(path)
+        stem = strip_image_suffix(path)
+    source = SourceGrid(labels.shape, stored, str(path))
+    data, geometry = reorient_for_display(labels, stored)
+    kwargs = layer_kwargs(
+        geometry, name=name or stem, metadata={SOURCE_GRID_KEY: source.as_metadata()}
+    )
+    kwargs.update(_segment_style(segments))
+    return data, kwargs, "labels"
+
+
+def _segments_beside(path: Path) -> tuple:
+    """Segments of the ITK-SNAP label description file beside ``path``, if one reads cleanly."""
+    from .core.segments.itksnap import itksnap_labels_path, read_itksnap_labels
+
+    beside = itksnap_labels_path(path)
+    if path.is_dir() or not beside.is_file():
+        return ()
+    try:
+        return read_itksnap_labels(beside)
+    except (OSError, ValueError) as exc:
+        warnings.warn(f"ignoring {beside.name}: {exc}", stacklevel=3)
+        return ()
+
+
+def _segment_style(segments) -> dict:
+    """Hover names and each segment's own colour (values with no segment stay transparent)."""
+    style = labels_style({s.value: s.name for s in segments})
+    style["colormap"] = {
+        **{
+            s.value: "#{:02x}{:02x}{:02x}".format(*(round(c * 255) for c in s.color))
+            for s in segments
+        },
+        None: "transparent",
+    }
+    return style
 
 
 def _generic_label_style(data) -> dict:

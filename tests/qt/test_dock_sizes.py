@@ -17,6 +17,7 @@ DOCKS = {
     "Atlas": ("atlas_widget", "AtlasWidget"),
     "U-Net": ("unet_widget", "UNetWidget"),
     "Evaluation": ("evaluation_widget", "EvaluationWidget"),
+    "Segments": ("segments_widget", "SegmentsWidget"),
 }
 
 #: docks still being made scrollable / collapsible by their owners: name -> reason

@@ -12,7 +12,14 @@ import numpy as np
 import pytest
 from qtpy.QtCore import QThreadPool
 
-DOCKS = ("Threshold", "Region growing", "Atlas propagation", "U-Net inference", "Evaluation")
+DOCKS = (
+    "Threshold",
+    "Region growing",
+    "Atlas propagation",
+    "U-Net inference",
+    "Evaluation",
+    "Segments",
+)
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ _WIDGETS = {
     "Atlas": ("atlas_widget", "AtlasWidget"),
     "UNet": ("unet_widget", "UNetWidget"),
     "Evaluation": ("evaluation_widget", "EvaluationWidget"),
+    "Segments": ("segments_widget", "SegmentsWidget"),
 }
 
 

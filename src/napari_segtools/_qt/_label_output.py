@@ -1,18 +1,18 @@
-"""Where a segmentation goes: new or chosen Labels layer, label, Slicer-like masking, undo."""
+"""Where a segmentation goes: new or chosen Labels layer, label, Slicer-like masking."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 import numpy as np
-from magicgui.widgets import ComboBox, PushButton, SpinBox
+from magicgui.widgets import ComboBox, SpinBox
 from napari.layers import Labels
 
 from .._layer_style import labels_style
 from ._common import Section, layer_choices
+from ._history import write_labels
 from ._layers import OUTPUT_KEY
 
-#: metadata key marking a layer as a widget's own output (value: the operation)
 #: metadata key naming the image an own output layer was made for
 SOURCE_KEY = "napari_segtools_source"
 
@@ -36,12 +36,13 @@ def _names_of(layer) -> dict[int, str]:
 
 
 class LabelOutput(Section):
-    """Output settings plus a one-step undo of the last write, as an "Output" group.
+    """Output settings (target layer, label value, masking), as an "Output" group.
 
-    ``target.value`` is None for the widget's own layer ``"<input> <operation>"``, identified
-    by its metadata (:data:`OUTPUT_KEY`), never by its name alone. The masking
-    controls (``mode``, ``inside_label``) are in :attr:`advanced_widgets` for the dock's
-    Advanced group.
+    Every :meth:`commit` is one step of napari's own undo history (Ctrl+Z / Ctrl+Shift+Z on
+    the Labels layer). ``target.value`` is None for the widget's own layer
+    ``"<input> <operation>"``, identified by its metadata (:data:`OUTPUT_KEY`), never by its
+    name alone. The masking controls (``mode``, ``inside_label``) are in
+    :attr:`advanced_widgets` for the dock's Advanced group.
     """
 
     def __init__(self, viewer, operation: str, **kwargs):
@@ -73,19 +74,10 @@ class LabelOutput(Section):
             visible=False,
             tooltip="Only voxels with this label change",
         )
-        self.undo_button = PushButton(
-            text="Undo last write",
-            enabled=False,
-            tooltip="Restore the layer as it was before the last Apply",
-        )
         #: masking details, shown in the dock's Advanced group
         self.advanced_widgets = [self.mode, self.inside_label]
-        super().__init__(
-            "Output", [self.target, self.label_value, self.undo_button], expanded=True, **kwargs
-        )
-        self._undo: tuple | None = None
+        super().__init__("Output", [self.target, self.label_value], expanded=True, **kwargs)
         self.mode.changed.connect(lambda v: setattr(self.inside_label, "visible", v == "inside"))
-        self.undo_button.changed.connect(self.undo)
 
     def connect_viewer(self, connections) -> None:
         """Refresh the target picker on layer changes, through the dock's ``connections``."""
@@ -168,33 +160,19 @@ class LabelOutput(Section):
 
     def commit(
         self, layer, region: tuple, block: np.ndarray, *, names: Mapping[int, str] | None = None
-    ) -> None:
-        """Write ``block`` at ``layer.data[region]``, keeping the old values for :meth:`undo`.
+    ) -> int:
+        """Write ``block`` at ``layer.data[region]`` as one napari undo step; return voxels changed.
 
-        ``names`` (value -> name) are shown on hover with palette colours when ``layer`` is the
-        widget's own output layer; a layer the user chose keeps its own style.
+        The masking mode is applied again to the layer as it is now (:meth:`editable`), so
+        voxels painted meanwhile stay protected. ``names`` (value -> name) are shown on hover
+        with palette colours when ``layer`` is the widget's own output layer; a layer the user
+        chose keeps its own style.
         """
-        self._undo = (layer, region, np.array(layer.data[region], copy=True))
-        self._set(layer, region, block)
+        editable = self.editable(np.asarray(layer.data)[region])
+        changed = write_labels(layer, block, region=region, editable=editable)
         if names and self.target.value is None:
             merged = {**_names_of(layer), **{int(k): str(v) for k, v in names.items()}}
             style = labels_style(merged)
             layer.features = style["features"]
             layer.colormap = style["colormap"]
-        self.undo_button.enabled = True
-
-    def undo(self, *_):
-        """Restore the voxels changed by the last :meth:`commit`."""
-        if self._undo is None:
-            return
-        layer, region, old = self._undo
-        self._undo = None
-        self.undo_button.enabled = False
-        if layer in self._viewer.layers:
-            self._set(layer, region, old)
-
-    @staticmethod
-    def _set(layer, region, block):
-        data = np.asarray(layer.data)
-        data[region] = block
-        layer.data = data
+        return changed

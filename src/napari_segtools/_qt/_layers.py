@@ -8,11 +8,13 @@ import napari.layers
 import numpy as np
 
 from ..core.geometry import Geometry, layer_geometry
+from ._history import write_labels
 
 if TYPE_CHECKING:
     import napari
 
 __all__ = [
+    "add_labels_written",
     "current_slice_index",
     "OUTPUT_KEY",
     "find_layer",
@@ -58,6 +60,17 @@ def find_layer(viewer: napari.Viewer, name: str):
     return next((layer for layer in viewer.layers if layer.name == name), None)
 
 
+def add_labels_written(viewer: napari.Viewer, data: np.ndarray, **kwargs) -> tuple:
+    """Add an empty Labels layer shaped like ``data``, then write ``data`` as one undo step.
+
+    Ctrl+Z on the new layer empties it. ``kwargs`` go to ``viewer.add_labels``. Returns the
+    layer and the number of voxels written (non-zero voxels of ``data``).
+    """
+    data = np.asarray(data)
+    layer = viewer.add_labels(np.zeros(data.shape, data.dtype), **kwargs)
+    return layer, write_labels(layer, data)
+
+
 def write_output(
     viewer: napari.Viewer,
     name: str,
@@ -66,28 +79,32 @@ def write_output(
     source,
     kind: str = "labels",
     **kwargs,
-):
+) -> tuple:
     """Show ``data`` in the widget's own output layer ``name``, never in a user's layer.
 
     The layer is updated in place when it already exists with the same type and shape, else it is
     (re)created; it copies ``source``'s scale, translate, affine and geometry metadata.
-    Returns the layer.
+    A Labels output is written as one napari undo step (:func:`._history.write_labels`; a new
+    layer starts empty, so Ctrl+Z empties it). Returns the layer and the number of voxels changed
+    (None for other kinds, which napari keeps no history of).
     """
     layer_class = getattr(napari.layers, kind.title())
     existing = find_layer(viewer, name)
     if isinstance(existing, layer_class) and existing.data.shape == data.shape:
-        existing.data = data
+        if kind == "labels":
+            changed = write_labels(existing, data)
+        else:
+            existing.data = data
+            changed = None
         for key, value in kwargs.items():
             setattr(existing, key, value)
         existing.scale = source.scale
         existing.translate = source.translate
         existing.affine = source.affine
-        return existing
+        return existing, changed
     if existing is not None:
         viewer.layers.remove(existing)
-    add = getattr(viewer, f"add_{kind}")
-    return add(
-        data,
+    options = dict(
         name=name,
         scale=source.scale,
         translate=source.translate,
@@ -95,6 +112,9 @@ def write_output(
         metadata={**source.metadata, **kwargs.pop("metadata", {})},
         **kwargs,
     )
+    if kind == "labels":
+        return add_labels_written(viewer, data, **options)
+    return getattr(viewer, f"add_{kind}")(data, **options), None
 
 
 #: metadata key naming the widget that made an output layer (its value: the widget's name)
@@ -120,10 +140,11 @@ def owned_name(viewer: napari.Viewer, name: str, owner: str) -> str:
 
 def write_owned(
     viewer: napari.Viewer, name: str, data, *, source, owner: str, kind: str = "labels", **kwargs
-):
+) -> tuple:
     """Write ``data`` into ``owner``'s output layer ``name`` (see :func:`owned_name`).
 
-    Returns the layer. The layer's metadata is ``source``'s plus ``OUTPUT_KEY: owner``.
+    Returns the layer and the voxels changed, as :func:`write_output`. The layer's metadata is
+    ``source``'s plus ``OUTPUT_KEY: owner``.
     """
     metadata = {**source.metadata, OUTPUT_KEY: owner}
     return write_output(

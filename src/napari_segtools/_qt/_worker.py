@@ -76,9 +76,13 @@ def run_generator(
     def on_yield(event):
         if isinstance(event, Progress):
             total = max(int(event.total), 1)
-            controls.progress.max = total
-            controls.progress.value = min(int(event.step), total)
-            controls.progress.label = event.message
+            try:
+                controls.progress.max = total
+                controls.progress.value = min(int(event.step), total)
+                controls.progress.label = event.message
+            except RuntimeError:  # the dock was deleted with its viewer; the worker stops
+                worker.quit()
+                return
             if bar is None:
                 return
             bar.total = total
@@ -106,9 +110,10 @@ def run_generator(
         if controls.current is not worker:  # a newer worker owns the buttons now
             return
         controls.current = None
-        controls.progress.visible = False
-        controls.run_button.enabled = True
-        controls.cancel_button.enabled = False
+        with contextlib.suppress(RuntimeError):  # the dock was deleted with its viewer
+            controls.progress.visible = False
+            controls.run_button.enabled = True
+            controls.cancel_button.enabled = False
 
     worker.yielded.connect(on_yield)
     worker.returned.connect(on_returned)

@@ -23,6 +23,7 @@ from ..core.geometry import layer_geometry
 from ..core.registration import PRESETS, RegistrationSettings
 from ._common import USER_ERRORS, Section, layer_choices
 from ._dock import ScrollDock
+from ._history import changed_message
 from ._layers import write_owned
 from ._worker import RunControls, run_generator
 
@@ -325,7 +326,7 @@ class AtlasWidget(ScrollDock):
         name = target.name
         known = self._label_names()
         names = {int(k): known.get(int(k), f"label {k}") for k in result.probabilities}
-        write_owned(
+        _, changed = write_owned(
             self.viewer,
             f"{name} atlas labels",
             result.labels,
@@ -372,7 +373,7 @@ class AtlasWidget(ScrollDock):
         similarity = ", ".join(f"{s:.2f}" for s in result.similarity)
         self.controls.status.say(
             f"fused {len(result.selected)} atlas(es) by {self.fusion.value}; "
-            f"correlation with target: {similarity}"
+            f"correlation with target: {similarity}; labels: {changed_message(changed)}"
         )
         for message in result.warnings:
             show_warning(message)

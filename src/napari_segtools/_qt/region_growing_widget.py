@@ -26,7 +26,8 @@ from ..core.geometry import voxel_volume
 from ..core.region_growing import shrunken_labels
 from ._common import Section, layer_choices
 from ._dock import ScrollDock
-from ._layers import current_slice_index, points_to_indices
+from ._history import changed_message, write_labels
+from ._layers import add_labels_written, current_slice_index, points_to_indices
 from ._worker import RunControls, run_generator
 
 if TYPE_CHECKING:
@@ -57,13 +58,39 @@ SEEDS_OF = "napari_segtools_seeds_of"
 #: The output is found by this key, never by its name: a user's layer of the same name is
 #: never written or removed
 GROWN_FROM = "napari_segtools_region_growing_of"
-#: output layer -> the volume this dock last wrote into it; voxels that differ from it now were
-#: painted by the user and survive every later run (kept outside the layer's metadata, which
-#: napari copies and may save)
+#: output layer -> (the volume this dock last wrote into it, that write's undo item); voxels that
+#: differ from it now were painted by the user and survive every later run (kept outside the
+#: layer's metadata, which napari copies and may save)
 _WRITTEN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 #: a label that loses more than this fraction of its voxels in one run is reported
 MAX_LOSS_FRACTION = 0.8
 _MAX_LABEL = 255
+
+
+def _last_undo_item(layer):
+    """Return the newest item of ``layer``'s napari undo history, or None.
+
+    napari has no public view of its history nor an event on undo; ``_undo_history`` (a deque
+    of lists, napari 0.4-0.9) is read only, and anything unexpected reads as None.
+    """
+    history = getattr(layer, "_undo_history", None)
+    return history[-1] if history else None
+
+
+def _last_written(layer) -> np.ndarray | None:
+    """Return what this dock last wrote into ``layer``, or None once that write was undone.
+
+    After Ctrl+Z the layer no longer holds that write, so its difference from the record is no
+    user painting; the record is then dropped (the next run treats the layer as its own).
+    """
+    entry = _WRITTEN.get(layer)
+    if entry is None:
+        return None
+    written, item = entry
+    history = getattr(layer, "_undo_history", ())
+    if item is not None and not any(step is item for step in history):
+        return None
+    return written
 
 
 def segment_color(label: int) -> str:
@@ -536,7 +563,7 @@ class RegionGrowingWidget(ScrollDock):
             if isinstance(existing, Labels) and existing.data.shape == layer.data.shape
             else None
         )
-        record = _WRITTEN.get(existing) if previous is not None else None
+        record = _last_written(existing) if previous is not None else None
         label = self.seed_label.value
         self.worker = run_generator(
             self.controls,
@@ -600,23 +627,25 @@ class RegionGrowingWidget(ScrollDock):
             None,
         )
 
-    def _write_output(self, image, data: np.ndarray, **style) -> Labels:
+    def _write_output(self, image, data: np.ndarray, **style) -> tuple[Labels, int]:
         """Update this dock's output layer for ``image`` in place, else add a new one.
 
-        A layer that merely has the output's name is left alone: napari gives the new layer a
-        unique name ("... [1]").
+        Either way the write is one napari undo step (a new layer starts empty, so Ctrl+Z
+        empties it). A layer that merely has the output's name is left alone: napari gives the
+        new layer a unique name ("... [1]"). Returns the layer and the number of voxels changed.
         """
         out = self.output_layer(image)
         if out is not None and out.data.shape == data.shape:
-            out.data = data
+            changed = write_labels(out, data)
             for key, value in style.items():
                 setattr(out, key, value)
             out.scale, out.translate, out.affine = image.scale, image.translate, image.affine
-            return out
+            return out, changed
         if out is not None:  # ours, but for an image of another shape: replaced
             self.viewer.layers.remove(out)
         metadata = {k: v for k, v in image.metadata.items() if k != SEEDS_OF}
-        return self.viewer.add_labels(
+        return add_labels_written(
+            self.viewer,
             data,
             name=self._output_name(image),
             scale=image.scale,
@@ -636,8 +665,8 @@ class RegionGrowingWidget(ScrollDock):
             {k: segment_name(names, k) for k in range(1, top + 1)},
         )
         active = self.viewer.layers.selection.active
-        out = self._write_output(layer, grown.data, **style)
-        _WRITTEN[out] = grown.written
+        out, changed = self._write_output(layer, grown.data, **style)
+        _WRITTEN[out] = (grown.written, _last_undo_item(out))
         points = self.seeds_layer
         if points is not None:
             index, below = self.viewer.layers.index(out), self.viewer.layers.index(points)
@@ -652,6 +681,7 @@ class RegionGrowingWidget(ScrollDock):
         )
         if grown.kept:
             summary += f"; kept {grown.kept} voxels you painted"
+        summary += f"; {changed_message(changed)}"
         if grown.lost:
             lost = "; ".join(
                 f"{segment_name(names, k)} lost {1 - after / before:.0%} of its region "

@@ -29,6 +29,7 @@ from ._cleanup_options import CleanupOptions
 from ._common import USER_ERRORS, Section, layer_choices
 from ._dock import Connections, ScrollDock
 from ._histogram import HistogramPlot
+from ._history import changed_message
 from ._label_output import OUTPUT_KEY, LabelOutput
 from ._layers import current_slice_index, points_to_indices
 from ._worker import RunControls, run_generator
@@ -715,8 +716,9 @@ class ThresholdWidget(ScrollDock):
                 self.status.refuse(f"image '{layer.name}' was removed; nothing was written")
                 return
             target = self.output.create(layer, dtype)
-        self.output.commit(target, region, block, names=names)
+        changed = self.output.commit(target, region, block, names=names)
         self.status.say(
-            f"wrote {int(np.count_nonzero(block))} labelled voxels into '{target.name}'"
+            f"wrote {int(np.count_nonzero(block))} labelled voxels into '{target.name}'; "
+            f"{changed_message(changed)}"
         )
         self._schedule_preview()  # the live preview stays on (masking may have changed)

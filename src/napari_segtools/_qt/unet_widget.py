@@ -22,6 +22,7 @@ from ..core.unet.package import ModelConfig, list_models
 from ..core.unet.predict import iter_predict, predictive_entropy
 from ._common import Section, layer_choices
 from ._dock import ScrollDock
+from ._history import changed_message
 from ._layers import layer_to_array, write_owned
 from ._worker import RunControls, run_generator
 
@@ -162,7 +163,7 @@ class UNetWidget(ScrollDock):
         if self.worker is not None and self.worker.abort_requested:
             return  # Cancel came while the last step ran: no layer is made
         config = result.config
-        write_owned(
+        _, changed = write_owned(
             self.viewer,
             f"{layer.name} U-Net",
             result.labels,
@@ -195,7 +196,10 @@ class UNetWidget(ScrollDock):
                 contrast_limits=(0.0, 1.0),
                 blending="additive",
             )
-        self.controls.status.say(f"{config.name or 'model'} on {result.device}: {result.summary}")
+        self.controls.status.say(
+            f"{config.name or 'model'} on {result.device}: {result.summary}; "
+            f"{changed_message(changed)}"
+        )
 
 
 @dataclass(frozen=True)
