@@ -63,8 +63,33 @@ def labels_style(names: Mapping[int, str], *, colors=PALETTE) -> dict[str, Any]:
     return {"features": label_features(names), "colormap": label_colormap(names, colors=colors)}
 
 
-def _hex_rgb(color: str) -> tuple[float, float, float]:
-    """Return the red, green, blue of ``#rgb``/``#rrggbb``/``#rrggbbaa`` in [0, 1]."""
+def feature_names(features) -> dict[int, str]:
+    """Return value -> name from a Labels ``features`` table (DataFrame or dict of columns).
+
+    Background (0) is left out; a table without ``index`` and ``name`` columns gives ``{}``.
+
+    Examples
+    --------
+    >>> feature_names(label_features({1: "bone"}))
+    {1: 'bone'}
+    """
+    if features is None or "index" not in features or "name" not in features:
+        return {}
+    return {
+        int(i): str(n)
+        for i, n in zip(list(features["index"]), list(features["name"]), strict=True)
+        if int(i) != 0
+    }
+
+
+def hex_rgb(color: str) -> tuple[float, float, float]:
+    """Return the red, green, blue of ``#rgb``/``#rrggbb``/``#rrggbbaa`` in [0, 1].
+
+    Examples
+    --------
+    >>> hex_rgb("#ff0000")
+    (1.0, 0.0, 0.0)
+    """
     digits = color.lstrip("#")
     if len(digits) == 3:
         digits = "".join(d * 2 for d in digits)
@@ -86,7 +111,7 @@ def contrasting_colors(class_colors) -> tuple[str, ...]:
     chosen: list[str] = []
     spare = iter(PALETTE)
     for color in list(class_colors)[1:]:
-        rgb = _hex_rgb(color)
+        rgb = hex_rgb(color)
         if max(rgb) - min(rgb) < 0.35:  # unsaturated: grey, white or black
             color = next(c for c in spare if c not in chosen)
         chosen.append(str(color))

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ._layer_style import feature_names
 from .core.geometry import layer_geometry
 
 
@@ -79,7 +80,7 @@ def _segments_of(array: np.ndarray, meta: dict[str, Any], path: str) -> tuple:
     """
     from .core.segments.info import SegmentInfo
 
-    names = _names(meta.get("features"))
+    names = feature_names(meta.get("features"))
     if not names and not str(path).lower().endswith(".seg.nrrd"):
         return ()
     values = set(names) | {int(v) for v in np.unique(array) if v != 0}
@@ -90,17 +91,6 @@ def _segments_of(array: np.ndarray, meta: dict[str, Any], path: str) -> tuple:
         SegmentInfo(v, names.get(v, f"Segment_{v}"), colors.get(v, (1.0, 1.0, 0.0)))
         for v in sorted(values)
     )
-
-
-def _names(features) -> dict[int, str]:
-    """Map value -> name from a napari ``features`` table (DataFrame or dict of columns)."""
-    if features is None or "index" not in features or "name" not in features:
-        return {}
-    return {
-        int(i): str(n)
-        for i, n in zip(list(features["index"]), list(features["name"]), strict=True)
-        if int(i) > 0
-    }
 
 
 def _colors(colormap, values: list[int]) -> dict[int, tuple[float, float, float]]:

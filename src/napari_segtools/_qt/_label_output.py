@@ -8,7 +8,7 @@ import numpy as np
 from magicgui.widgets import ComboBox, SpinBox
 from napari.layers import Labels
 
-from .._layer_style import labels_style
+from .._layer_style import feature_names, labels_style
 from ._common import Section, layer_choices
 from ._history import write_labels
 from ._layers import OUTPUT_KEY
@@ -21,18 +21,6 @@ _MODES = [
     ("only empty voxels", "empty"),
     ("only inside label", "inside"),
 ]
-
-
-def _names_of(layer) -> dict[int, str]:
-    """Return the value -> name table of a Labels layer's ``features`` (empty when it has none)."""
-    features = layer.features
-    if "index" not in features or "name" not in features:
-        return {}
-    return {
-        int(i): str(n)
-        for i, n in zip(features["index"], features["name"], strict=True)
-        if int(i) != 0
-    }
 
 
 class LabelOutput(Section):
@@ -171,7 +159,10 @@ class LabelOutput(Section):
         editable = self.editable(np.asarray(layer.data)[region])
         changed = write_labels(layer, block, region=region, editable=editable)
         if names and self.target.value is None:
-            merged = {**_names_of(layer), **{int(k): str(v) for k, v in names.items()}}
+            merged = {
+                **feature_names(layer.features),
+                **{int(k): str(v) for k, v in names.items()},
+            }
             style = labels_style(merged)
             layer.features = style["features"]
             layer.colormap = style["colormap"]

@@ -13,9 +13,8 @@ from collections.abc import Iterable
 import numpy as np
 from napari.utils.colormaps import DirectLabelColormap
 
-from .._layer_style import PALETTE, _hex_rgb, label_features
+from .._layer_style import PALETTE, feature_names, hex_rgb, label_features
 from ..core.segments.info import SegmentInfo
-from ._label_output import _names_of
 
 #: metadata key of the locked label values (list of int)
 LOCKED_KEY = "locked_segments"
@@ -37,7 +36,7 @@ __all__ = [
 
 def segment_names(layer) -> dict[int, str]:
     """Return value -> name of the layer's segments (from ``layer.features``)."""
-    return _names_of(layer)
+    return feature_names(layer.features)
 
 
 def segment_name(layer, value: int) -> str:
@@ -67,7 +66,7 @@ def _color_dict(layer, values: Iterable[int] = ()) -> dict:
         if v != 0 and v not in colors:
             rgba = layer.get_color(v) if not isinstance(cmap, DirectLabelColormap) else None
             if rgba is None:  # a direct colormap would draw a new value transparent
-                rgba = (*_hex_rgb(PALETTE[(v - 1) % len(PALETTE)]), 1.0)
+                rgba = (*hex_rgb(PALETTE[(v - 1) % len(PALETTE)]), 1.0)
             colors[v] = np.asarray(rgba, float)
     return colors
 

@@ -18,7 +18,7 @@ from magicgui.widgets import (
 )
 from napari.utils.notifications import show_warning
 
-from .._layer_style import labels_style
+from .._layer_style import feature_names, labels_style
 from ..core.geometry import layer_geometry
 from ..core.registration import PRESETS, RegistrationSettings
 from ._common import USER_ERRORS, Section, layer_choices
@@ -280,10 +280,8 @@ class AtlasWidget(ScrollDock):
             layers.append(self.atlas_labels.value)
         names: dict[int, str] = {}
         for layer in layers:
-            table = layer.features
-            if "index" in table and "name" in table:
-                for k, n in zip(table["index"], table["name"], strict=True):
-                    names.setdefault(int(k), str(n))
+            for value, name in feature_names(layer.features).items():
+                names.setdefault(value, name)
         return names
 
     # ------------------------------------------------------------------ run
@@ -325,7 +323,7 @@ class AtlasWidget(ScrollDock):
             return  # Cancel came while the last step ran: no layer is made
         name = target.name
         known = self._label_names()
-        names = {int(k): known.get(int(k), f"label {k}") for k in result.probabilities}
+        names = {int(k): known.get(int(k), f"label {k}") for k in result.probabilities if int(k)}
         _, changed = write_owned(
             self.viewer,
             f"{name} atlas labels",

@@ -7,8 +7,10 @@ and :mod:`napari_segtools.core._sitk` the axis bookkeeping.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -324,16 +326,65 @@ def write_image(
     if array.dtype == bool:
         array = array.astype(np.uint8)
     image = array_to_sitk(array, geometry)
-    # write next to the target, then rename: a failed write never leaves a partial file
-    partial = path.with_name(f".{path.name}.partial{image_suffix(path)}")
-    try:
+    with atomic_write(path, suffix=image_suffix(path)) as partial:
         sitk.WriteImage(image, str(partial), compress)
+    return path
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, *, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` that replaces ``path`` once written whole.
+
+    ``path`` is checked first (:func:`check_writable`). Whatever fails inside the block (an
+    ``OSError``, or the ``RuntimeError`` of a writer library such as SimpleITK) is raised as an
+    ``OSError`` naming ``path``, and the temporary file is removed: a file is written whole or
+    not at all.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to write.
+    suffix : str
+        Ending of the temporary file, for writers that choose the format by it (``".nrrd"``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "notes.txt"
+    >>> with atomic_write(target) as partial:
+    ...     _ = partial.write_text("done", encoding="utf-8")
+    >>> target.read_text(encoding="utf-8")
+    'done'
+    """
+    path = Path(path)
+    check_writable(path)
+    partial = path.with_name(f".{path.name}.partial{suffix}")
+    try:
+        yield partial
         os.replace(partial, path)
     except (RuntimeError, OSError) as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise OSError(f"cannot write {path}: {reason}") from None
+        text = str(exc).strip()
+        reason = getattr(exc, "strerror", None) or (
+            text.splitlines()[-1] if text else type(exc).__name__
+        )
+        kind = type(exc) if isinstance(exc, OSError) else OSError
+        raise kind(f"cannot write {path}: {reason}") from None
     finally:
         partial.unlink(missing_ok=True)
+
+
+def write_text_atomically(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` whole or not at all; return the path.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> write_text_atomically(Path(tempfile.mkdtemp()) / "a.csv", "x,y").name
+    'a.csv'
+    """
+    path = Path(path)
+    with atomic_write(path) as partial, partial.open("w", newline="", encoding="utf-8") as fh:
+        fh.write(text)
     return path
 
 

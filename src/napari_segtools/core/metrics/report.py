@@ -196,7 +196,9 @@ class EvaluationReport:
         be written raises the ``OSError`` subclass that names it and says why.
         """
         text = json.dumps(self.to_dict(metadata), indent=2)
-        return _write_text_atomically(Path(path), text)
+        from ..io import write_text_atomically
+
+        return write_text_atomically(Path(path), text)
 
     def to_csv(self, path, metadata: dict | None = None) -> Path:
         """Write :meth:`to_rows` as CSV, preceded by ``# key: value`` lines for settings/units.
@@ -211,7 +213,9 @@ class EvaluationReport:
         writer = csv.DictWriter(buffer, fieldnames=["label", "case", *self.metric_names])
         writer.writeheader()
         writer.writerows(self.to_rows())
-        return _write_text_atomically(Path(path), buffer.getvalue())
+        from ..io import write_text_atomically
+
+        return write_text_atomically(Path(path), buffer.getvalue())
 
 
 def write_report(
@@ -258,28 +262,6 @@ def write_report(
         return report.to_json(path, metadata=metadata)
     warnings = [f"label {w.label}: {w.pitfall}" for w in report.warnings]
     return report.to_csv(path, metadata={**metadata, "warnings": warnings})
-
-
-def _write_text_atomically(path: Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` whole or not at all: a temporary file, then a rename.
-
-    ``path`` is checked first (:func:`~napari_segtools.core.io.check_writable`); a failure while
-    writing raises ``OSError`` naming the path and leaves no partial file behind.
-    """
-    from ..io import check_writable
-
-    check_writable(path)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        with partial.open("w", newline="", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(partial, path)
-    except OSError as exc:
-        reason = exc.strerror or str(exc) or type(exc).__name__
-        raise type(exc)(f"cannot write {path}: {reason}") from None
-    finally:
-        partial.unlink(missing_ok=True)
-    return path
 
 
 def json_safe(value):

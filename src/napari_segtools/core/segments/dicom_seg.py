@@ -23,7 +23,7 @@ import numpy as np
 
 from .._validate import check_geometry, check_labels
 from ..geometry import Geometry, grid_differences
-from ..io import check_writable
+from ..io import atomic_write
 from .info import SegmentInfo
 
 #: What to do when highdicom is missing: one line, naming the extra.
@@ -299,15 +299,8 @@ def write_dicom_seg(
         series_description=str(series_description),
         omit_empty_frames=False,
     )
-    check_writable(path)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
+    with atomic_write(path) as partial:
         seg.save_as(partial)
-        os.replace(partial, path)
-    except OSError as exc:
-        raise OSError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        partial.unlink(missing_ok=True)
     return path
 
 

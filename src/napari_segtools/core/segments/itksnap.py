@@ -91,7 +91,7 @@ def write_itksnap_labels(
     >>> path.read_text(encoding="utf-8").splitlines()[-1]
     '    1   255    0    0        1  1  1    "bone"'
     """
-    from ..io import check_writable
+    from ..io import check_writable, write_text_atomically
 
     path = Path(path)
     items = list(segments)
@@ -104,15 +104,7 @@ def write_itksnap_labels(
         rgb = tuple(int(round(c * 255)) for c in seg.color)
         name = " ".join(seg.name.replace('"', "'").splitlines())
         lines.append(_line(seg.value, rgb, 1, 1, name))
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        partial.write_text("".join(lines), encoding="utf-8")
-        os.replace(partial, path)
-    except OSError as exc:
-        raise OSError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        partial.unlink(missing_ok=True)
-    return path
+    return write_text_atomically(path, "".join(lines))
 
 
 def read_itksnap_labels(path: str | os.PathLike) -> tuple[SegmentInfo, ...]:

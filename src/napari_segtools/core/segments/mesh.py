@@ -26,7 +26,7 @@ from .._validate import (
     check_number,
 )
 from ..geometry import Geometry
-from ..io import check_writable
+from ..io import atomic_write, check_writable
 from .info import SegmentInfo
 
 #: Patient coordinate systems a mesh can be written in.
@@ -445,14 +445,8 @@ def write_mesh(path: str | os.PathLike, mesh: Mesh, *, binary: bool = True) -> P
         data = _obj_bytes(mesh)
     else:
         data = _ply_bytes(mesh, binary)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
+    with atomic_write(path) as partial:
         partial.write_bytes(data)
-        os.replace(partial, path)
-    except OSError as exc:
-        raise OSError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        partial.unlink(missing_ok=True)
     return path
 
 

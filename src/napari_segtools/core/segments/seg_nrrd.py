@@ -23,9 +23,9 @@ _REPRESENTATION = "Binary labelmap"
 
 
 def _default_color(i: int) -> tuple[float, float, float]:
-    from ..._layer_style import PALETTE, _hex_rgb
+    from ..._layer_style import PALETTE, hex_rgb
 
-    return _hex_rgb(PALETTE[i % len(PALETTE)])
+    return hex_rgb(PALETTE[i % len(PALETTE)])
 
 
 def _fill_segments(values, segments) -> list[SegmentInfo]:
@@ -94,7 +94,7 @@ def write_seg_nrrd(
 
     from .._sitk import array_to_sitk
     from .._validate import check_labels
-    from ..io import check_writable
+    from ..io import atomic_write, check_writable
 
     path = Path(path)
     if not path.name.lower().endswith(".seg.nrrd"):
@@ -130,18 +130,11 @@ def write_seg_nrrd(
         }
         for key, value in fields.items():
             image.SetMetaData(f"Segment{i}_{key}", value)
-    partial = path.with_name(f".{path.name}.partial.nrrd")
-    try:
+    with atomic_write(path, suffix=".nrrd") as partial:
         writer = sitk.ImageFileWriter()
         writer.SetFileName(str(partial))
         writer.SetUseCompression(True)
         writer.Execute(image)
-        os.replace(partial, path)
-    except (RuntimeError, OSError) as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise OSError(f"cannot write {path}: {reason}") from None
-    finally:
-        partial.unlink(missing_ok=True)
     return path
 
 

@@ -130,13 +130,13 @@ class SegmentStatistics:
         FileNotFoundError, IsADirectoryError, PermissionError, OSError
             If ``path`` cannot be written, naming it and saying why; no file is left behind.
         """
-        from ..metrics.report import _write_text_atomically
+        from ..io import write_text_atomically
 
         buffer = io.StringIO(newline="")
         writer = csv.DictWriter(buffer, fieldnames=list(self.columns), lineterminator="\n")
         writer.writeheader()
         writer.writerows(self.rows)
-        return _write_text_atomically(Path(path), buffer.getvalue())
+        return write_text_atomically(Path(path), buffer.getvalue())
 
 
 def _label_map(labels: ArrayLike) -> np.ndarray:
