@@ -6,7 +6,8 @@ Each picture is a 1600x1000 napari window with a shipped sample and one dock at 
 - ``region_growing``: competitive growing from seeds on the brain MRI slice;
 - ``evaluation``: MNI152 reference against a perturbed copy, with the error map;
 - ``gallery``: the metric pitfalls sample with the Evaluation dock;
-- ``unet``: the shipped brain-tissue U-Net on the MNI152 template.
+- ``unet``: the shipped brain-tissue U-Net on the MNI152 template;
+- ``segments``: the MNI152 segments with their volumes, statistics and a margin effect.
 
 Run it headless (``make screenshot`` does)::
 
@@ -154,12 +155,28 @@ def unet():
     return viewer
 
 
+def segments():
+    viewer = _viewer("mni152")
+    _middle(viewer)
+    widget = _dock(viewer, "Segments")
+    _settle(1.0)
+    widget.stats_image.value = viewer.layers["MNI152 T1"]
+    widget.stats_controls.run_button.native.click()
+    _settle(1.0)
+    widget.select(2)  # white matter
+    widget.effects.effect.value = "margin"
+    widget.controls.run_button.native.click()
+    _settle(1.0)
+    return viewer
+
+
 SHOTS = {
     "threshold": threshold,
     "region_growing": region_growing,
     "evaluation": evaluation,
     "gallery": gallery,
     "unet": unet,
+    "segments": segments,
 }
 
 

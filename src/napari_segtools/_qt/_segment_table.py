@@ -19,7 +19,7 @@ from qtpy.QtWidgets import (
 )
 
 #: columns of the segment table, in order
-COLUMNS = ("Value", "Name", "Colour", "Show", "Lock", "Voxels", "ml", "Islands")
+COLUMNS = ("Value", "Name", "Colour", "Show", "Lock", "ml", "Voxels", "Islands")
 _NAME, _COLOUR, _VISIBLE, _LOCKED = 1, 2, 3, 4
 _HEADER_HELP = {
     "Value": "Label value of the segment's voxels",
@@ -137,10 +137,9 @@ class SegmentTable(QTableWidget):
                 self.setItem(r, _COLOUR, _item(""))
                 self.setItem(r, _VISIBLE, _check(row.visible))
                 self.setItem(r, _LOCKED, _check(row.locked))
-                self.setItem(r, 5, _item(_number(row.voxels)))
-                volume = _number(row.volume_ml, 2)
-                self.setItem(r, 6, _item(volume))
-                self.setItem(r, 7, _item(_number(row.components)))
+                self.setItem(r, COLUMNS.index("ml"), _item(_number(row.volume_ml, 2)))
+                self.setItem(r, COLUMNS.index("Voxels"), _item(_number(row.voxels)))
+                self.setItem(r, COLUMNS.index("Islands"), _item(_number(row.components)))
                 for column in (5, 6, 7):
                     self.item(r, column).setTextAlignment(
                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
