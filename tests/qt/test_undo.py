@@ -11,7 +11,7 @@ import pytest
 from napari.layers import Labels
 from qtpy.QtCore import Qt
 from tests.qt.test_region_growing_widget import WM, click_run, pd_slice, press_add_seeds
-from tests.qt.test_unet_widget import needs_torch
+from tests.qt.test_unet_widget import needs_torch, tiny_package
 
 from napari_segtools._qt._history import changed_message, write_labels
 from napari_segtools._qt.atlas_widget import AtlasWidget
@@ -205,32 +205,6 @@ def test_region_growing_three_writes_undo_redo(make_napari_viewer, qtbot, pd_sli
 
 
 # --------------------------------------------------------------------------------- U-Net
-def _tiny_package(tmp_path, seed: int):
-    """A 2-D U-Net (4, 8 features) with random weights from ``seed``, as in the U-Net tests."""
-    import torch
-
-    from napari_segtools.core.unet.model import UNet, UNetSpec
-    from napari_segtools.core.unet.package import ModelConfig, save_package
-
-    spec = UNetSpec(spatial_dims=2, in_channels=1, out_channels=3, features=(4, 8))
-    torch.manual_seed(seed)
-    config = ModelConfig.from_dict(
-        {
-            "name": f"tiny{seed}",
-            "spatial_dims": 2,
-            "in_channels": 1,
-            "class_names": ["bg", "a", "b"],
-            "class_colors": ["#000000", "#ff0000", "#00ff00"],
-            "spacing": [1.0, 1.0],
-            "normalization": {"method": "zscore"},
-            "patch_size": [16, 16],
-            "weights": "weights.pt",
-            "architecture": spec.to_dict(),
-        }
-    )
-    return save_package(tmp_path / f"tiny{seed}", UNet(spec), config) / "config.json"
-
-
 @needs_torch
 def test_unet_three_writes_undo_redo(make_napari_viewer, qtbot, tmp_path):
     viewer = make_napari_viewer()
@@ -240,7 +214,7 @@ def test_unet_three_writes_undo_redo(make_napari_viewer, qtbot, tmp_path):
     widget.model.value = FROM_FILE
     states = [np.zeros(image.shape, np.uint8)]
     for seed in (0, 1, 2):  # three models: three different results into the same layer
-        widget.model_file.value = _tiny_package(tmp_path, seed)
+        widget.model_file.value = tiny_package(tmp_path, seed)
         widget.controls.run_button.clicked()
         qtbot.waitUntil(lambda: widget.controls.run_button.enabled, timeout=60000)
         assert widget.controls.last_error is None, widget.controls.last_error

@@ -28,17 +28,18 @@ def _run(widget, qtbot, timeout=60_000):
     qtbot.waitUntil(lambda: widget.controls.run_button.enabled, timeout=timeout)
 
 
-def _tiny_package(tmp_path):
+def tiny_package(tmp_path, seed: int = 0):
+    """Write a tiny untrained 2-D U-Net package (3 classes) and return its config path."""
     import torch
 
     from napari_segtools.core.unet.model import UNet, UNetSpec
     from napari_segtools.core.unet.package import ModelConfig, save_package
 
     spec = UNetSpec(spatial_dims=2, in_channels=1, out_channels=3, features=(4, 8))
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     config = ModelConfig.from_dict(
         {
-            "name": "tiny2d",
+            "name": f"tiny2d_{seed}",
             "spatial_dims": 2,
             "in_channels": 1,
             "class_names": ["bg", "a", "b"],
@@ -50,7 +51,7 @@ def _tiny_package(tmp_path):
             "architecture": spec.to_dict(),
         }
     )
-    return save_package(tmp_path / "tiny2d", UNet(spec), config) / "config.json"
+    return save_package(tmp_path / f"tiny2d_{seed}", UNet(spec), config) / "config.json"
 
 
 @needs_torch
@@ -96,7 +97,7 @@ def test_model_file_with_probability_and_entropy_layers(make_napari_viewer, qtbo
     widget = UNetWidget(viewer)
     widget.model.value = FROM_FILE
     assert not widget.model_file.native.isHidden()
-    widget.model_file.value = _tiny_package(tmp_path)
+    widget.model_file.value = tiny_package(tmp_path)
     assert not widget.advanced.expanded  # overlap, TTA, batch and device: closed by default
     widget.overlap.value, widget.tta.value, widget.batch_size.value = 0.25, True, 2
     widget.probabilities.value = widget.uncertainty.value = True
@@ -119,7 +120,7 @@ def test_model_file_with_probability_and_entropy_layers(make_napari_viewer, qtbo
 def test_corrupt_model_file_is_a_one_line_message(make_napari_viewer, qtbot, tmp_path):
     viewer = make_napari_viewer()
     viewer.add_image(np.zeros((8, 8), np.float32), name="img")
-    config = _tiny_package(tmp_path)
+    config = tiny_package(tmp_path)
     config.write_text(json.dumps({"spatial_dims": 2}))
     widget = UNetWidget(viewer)
     widget.model.value = FROM_FILE
@@ -203,7 +204,7 @@ def test_a_user_layer_named_like_the_output_is_never_touched(make_napari_viewer,
     mine = viewer.add_image(np.full((3, 4), 7.0), name="img U-Net")  # the user's own layer
     widget = UNetWidget(viewer)
     widget.model.value = FROM_FILE
-    widget.model_file.value = _tiny_package(tmp_path)
+    widget.model_file.value = tiny_package(tmp_path)
     widget.image.value = viewer.layers["img"]
     for _ in range(2):  # a second run reuses the dock's own output, never the user's
         _run(widget, qtbot)
@@ -222,7 +223,7 @@ def test_a_config_whose_classes_disagree_with_the_weights_is_refused_before_infe
 ):
     viewer = make_napari_viewer()
     viewer.add_image(np.zeros((8, 8), np.float32), name="img")
-    config = _tiny_package(tmp_path)
+    config = tiny_package(tmp_path)
     data = json.loads(config.read_text())
     data["class_names"], data["class_colors"] = ["bg", "a"], ["#000000", "#ff0000"]
     config.write_text(json.dumps(data))
