@@ -20,6 +20,8 @@ SEEDS = np.array([[8, 8]])
 SPACING = (1.0, 0.5)
 LABELS = (IMAGE * 3).astype(np.uint8)
 PROBS = np.stack([IMAGE, 1 - IMAGE])
+SCRIBBLES = np.zeros((16, 16), np.uint8)
+SCRIBBLES[2, 2:6], SCRIBBLES[12, 8:12] = 1, 2
 
 #: name -> (function, positional arguments, keyword arguments) of a call that works
 CALLS = {
@@ -86,6 +88,16 @@ CALLS = {
         nst.segment_statistics,
         (LABELS,),
         {"spacing": SPACING, "image": IMAGE, "percentiles": (5.0, 95.0)},
+    ),
+    "compute_features": (
+        nst.compute_features,
+        (IMAGE,),
+        {"spacing": SPACING, "feature_set": nst.FeatureSet(sigmas_mm=(1.0,))},
+    ),
+    "train_voxel_classifier": (
+        nst.train_voxel_classifier,
+        (IMAGE, SCRIBBLES),
+        {"spacing": SPACING, "features": "basic", "n_estimators": 3, "max_depth": 3},
     ),
     # segment effects: every one takes an editable area and locked labels
     "editable_area": (
@@ -165,4 +177,6 @@ def test_foreign_byte_order_and_fortran_layout_give_the_same_result(name):
     expected, result = func(*args, **kwargs), func(*odd, **kwargs)
     if hasattr(expected, "per_label"):
         expected, result = expected.per_label, result.per_label
+    if hasattr(expected, "predict_proba"):  # a trained classifier: what it predicts
+        expected, result = expected.predict_proba(IMAGE), result.predict_proba(IMAGE)
     np.testing.assert_equal(result, expected)

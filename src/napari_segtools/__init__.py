@@ -101,6 +101,17 @@ _EXPORTS = {
     "export_meshes": "napari_segtools.core.segments.mesh",
     "write_dicom_seg": "napari_segtools.core.segments.dicom_seg",
     "read_dicom_seg": "napari_segtools.core.segments.dicom_seg",
+    # voxel classification from scribbles
+    "train_voxel_classifier": "napari_segtools.core.classify.classifier",
+    "load_voxel_classifier": "napari_segtools.core.classify.classifier",
+    "fit_voxel_classifier": "napari_segtools.core.classify.classifier",
+    "VoxelClassifier": "napari_segtools.core.classify.classifier",
+    "Prediction": "napari_segtools.core.classify.classifier",
+    "compute_features": "napari_segtools.core.classify.features",
+    "FeatureSet": "napari_segtools.core.classify.features",
+    "SlicePreview": "napari_segtools.core.classify.preview",
+    "threshold_as_tree": "napari_segtools.core.lessons.decision_tree",
+    "TreeLesson": "napari_segtools.core.lessons.decision_tree",
 }
 _SUBMODULES = {"metrics", "core"}
 

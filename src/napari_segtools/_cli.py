@@ -14,6 +14,10 @@ _SUBCOMMANDS = {
     "demo": ("napari_segtools._demo", "open napari with a sample and the plugin's widgets"),
     "evaluate": ("napari_segtools._cli_evaluate", "evaluate segmentations against references"),
     "train": ("napari_segtools._cli_train", "train a U-Net model package"),
+    "classify": (
+        "napari_segtools._cli_classify",
+        "apply a saved voxel classifier to a folder of images",
+    ),
 }
 
 

@@ -16,6 +16,7 @@ WIDGETS = (
     "U-Net inference",
     "Evaluation",
     "Segments",
+    "Voxel classifier",
 )
 
 

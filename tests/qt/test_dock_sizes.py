@@ -18,6 +18,7 @@ DOCKS = {
     "U-Net": ("unet_widget", "UNetWidget"),
     "Evaluation": ("evaluation_widget", "EvaluationWidget"),
     "Segments": ("segments_widget", "SegmentsWidget"),
+    "Voxel classifier": ("classifier_widget", "ClassifierWidget"),
 }
 
 #: docks still being made scrollable / collapsible by their owners: name -> reason

@@ -19,6 +19,7 @@ DOCKS = (
     "U-Net inference",
     "Evaluation",
     "Segments",
+    "Voxel classifier",
 )
 
 

@@ -54,6 +54,18 @@ KNOWN_STALLS: dict[tuple[str, str], str] = {
     ("Evaluation", "plot kind"): "worst 923 ms",
     ("Segments", "open dock"): "worst 260 ms: ~120 magicgui widgets built (~150 ms) and "
     "napari's addDockWidget (~110 ms)",
+    # Voxel classifier: figures of a 2-core machine shared with other test runs (the quiet
+    # figure in brackets); every computation runs in a worker, napari's layer updates are split
+    # over turns 30 ms apart, so what is left is one napari layer update per turn
+    ("Voxel classifier", "open dock"): "worst 320 ms with the first import (95-140 ms after)",
+    ("Voxel classifier", "new scribbles"): "worst 710 ms (90 ms): napari adds two Labels "
+    "layers, the scribbles and (a turn later) the empty preview, 100-300 ms each on software "
+    "OpenGL; first draw and labels controls follow in turns of their own",
+    ("Voxel classifier", "train"): "worst 650 ms (70 ms): napari's first draw of the preview",
+    ("Voxel classifier", "apply"): "worst 1.6 s (440 ms) on MNI152/CT head: "
+    "_history.write_labels diffs and writes the whole-volume result (8.7 M voxels changed) on "
+    "the GUI thread; needs write_labels to accept changes computed in the worker",
+    ("Voxel classifier", "undo"): "worst 166 ms: napari undoes a whole-volume write",
 }
 
 

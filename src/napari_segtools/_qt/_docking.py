@@ -28,6 +28,7 @@ _WIDGETS = {
     "UNet": ("unet_widget", "UNetWidget"),
     "Evaluation": ("evaluation_widget", "EvaluationWidget"),
     "Segments": ("segments_widget", "SegmentsWidget"),
+    "Classifier": ("classifier_widget", "ClassifierWidget"),
 }
 
 
