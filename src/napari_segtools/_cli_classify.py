@@ -45,6 +45,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._cli_dask import run_dask
+
 #: a case is warned about when its spacing differs from the classifier's by more than this factor
 SPACING_WARN_FACTOR = 2.0
 _GLOB_CHARS = re.compile(r"[*?\[]")
@@ -333,30 +335,6 @@ def classify_case(case: Case, classifier, options: dict) -> dict:
     }
 
 
-def _run_dask(tasks, args) -> list[dict]:
-    import dask
-
-    if args.scheduler:
-        try:
-            from distributed import Client, progress
-        except ImportError as exc:
-            raise ValueError(
-                "--scheduler needs the `distributed` package (pip install distributed)"
-            ) from exc
-        with Client(args.scheduler) as client:
-            futures = client.compute(tasks)
-            if not args.quiet:
-                progress(futures)
-            return client.gather(futures)
-    from contextlib import nullcontext
-
-    from dask.diagnostics import ProgressBar
-
-    scheduler = "processes" if args.workers > 1 and len(tasks) > 1 else "synchronous"
-    with nullcontext() if args.quiet else ProgressBar(out=sys.stderr):
-        return list(dask.compute(*tasks, scheduler=scheduler, num_workers=args.workers))
-
-
 def summary_table(rows: list[dict], class_values, class_names) -> list[dict[str, str]]:
     """Format the rows as text: case, status, seconds, ``<class> ml`` per class, message."""
     table = []
@@ -426,7 +404,7 @@ def run(args: argparse.Namespace) -> int:
     label_suffix, prob_suffixes = output_suffixes(options)
     cases = find_cases(args.inputs, channels, (label_suffix, *prob_suffixes.values()))
     model = dask.delayed(classifier, pure=True)
-    rows = _run_dask([dask.delayed(classify_case)(c, model, options) for c in cases], args)
+    rows = run_dask([dask.delayed(classify_case)(c, model, options) for c in cases], args)
     table = summary_table(rows, options["class_values"], options["class_names"])
     _print_table(table)
     if args.summary is not None:

@@ -23,6 +23,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from ._cli_dask import run_dask
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the `evaluate` options to ``parser``."""
@@ -143,30 +145,6 @@ def evaluate_case(name: str, reference: Path, prediction: Path | None, options: 
     return {**out, "error": "", "report": report}
 
 
-def _run_dask(tasks, args) -> list[dict]:
-    import dask
-
-    if args.scheduler:
-        try:
-            from distributed import Client, progress
-        except ImportError as exc:
-            raise ValueError(
-                "--scheduler needs the `distributed` package (pip install distributed)"
-            ) from exc
-        with Client(args.scheduler) as client:
-            futures = client.compute(tasks)
-            if not args.quiet:
-                progress(futures)
-            return client.gather(futures)
-    from contextlib import nullcontext
-
-    from dask.diagnostics import ProgressBar
-
-    scheduler = "processes" if args.workers > 1 and len(tasks) > 1 else "synchronous"
-    with nullcontext() if args.quiet else ProgressBar(out=sys.stderr):
-        return list(dask.compute(*tasks, scheduler=scheduler, num_workers=args.workers))
-
-
 def _write_outputs(results: list[dict], settings: dict, args) -> None:
     from napari_segtools.core.metrics import MetricAccumulator, metric_names
     from napari_segtools.core.metrics.report import json_safe
@@ -243,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
     )
     options = {"labels": args.labels, **evaluation.as_kwargs()}
     tasks = [dask.delayed(evaluate_case)(name, r, p, options) for name, r, p in cases]
-    results = _run_dask(tasks, args)
+    results = run_dask(tasks, args)
     settings = {
         "software": f"napari-segtools {__version__}",
         "reference": str(args.reference),

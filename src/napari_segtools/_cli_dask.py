@@ -1,0 +1,35 @@
+"""Running a console verb's cases on dask: local processes or a running cluster."""
+
+from __future__ import annotations
+
+import sys
+
+
+def run_dask(tasks, args) -> list[dict]:
+    """Compute dask ``tasks`` (one per case) and return their results in order.
+
+    ``args.scheduler`` (an address) sends them to a running ``distributed`` cluster; otherwise
+    ``args.workers`` local processes run them (one synchronous process for a single case or
+    worker). ``args.quiet`` hides the progress bar.
+    """
+    import dask
+
+    if args.scheduler:
+        try:
+            from distributed import Client, progress
+        except ImportError as exc:
+            raise ValueError(
+                "--scheduler needs the `distributed` package (pip install distributed)"
+            ) from exc
+        with Client(args.scheduler) as client:
+            futures = client.compute(tasks)
+            if not args.quiet:
+                progress(futures)
+            return client.gather(futures)
+    from contextlib import nullcontext
+
+    from dask.diagnostics import ProgressBar
+
+    scheduler = "processes" if args.workers > 1 and len(tasks) > 1 else "synchronous"
+    with nullcontext() if args.quiet else ProgressBar(out=sys.stderr):
+        return list(dask.compute(*tasks, scheduler=scheduler, num_workers=args.workers))
