@@ -302,16 +302,18 @@ def _trees(model):
 def _make_model(name, *, class_weight, random_state, max_depth, n_estimators, min_count):
     from sklearn import ensemble, neighbors, pipeline, preprocessing, svm, tree
 
-    if name == "random_forest":
-        return ensemble.RandomForestClassifier(
-            n_estimators, max_depth=max_depth, class_weight=class_weight,
-            random_state=random_state, n_jobs=-1,
-        )  # fmt: skip
-    if name == "extra_trees":
-        return ensemble.ExtraTreesClassifier(
-            n_estimators, max_depth=max_depth, class_weight=class_weight,
-            random_state=random_state, n_jobs=-1,
-        )  # fmt: skip
+    forests = {
+        "random_forest": ensemble.RandomForestClassifier,
+        "extra_trees": ensemble.ExtraTreesClassifier,
+    }
+    if name in forests:
+        return forests[name](
+            n_estimators,
+            max_depth=max_depth,
+            class_weight=class_weight,
+            random_state=random_state,
+            n_jobs=-1,
+        )
     if name == "gradient_boosting":  # class weights go in as sample weights (see fit)
         return ensemble.GradientBoostingClassifier(
             n_estimators=n_estimators, max_depth=max_depth or 3, random_state=random_state
