@@ -35,8 +35,11 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(PY) -m mypy
 
+# Qt-free tests run on every core; the widget tests run in one process, since they time the
+# GUI thread and a busy core would show as a stall
 test: system-deps $(VENV)/.installed lint
-	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m pytest $(PYTEST_ARGS)
+	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m pytest -n auto --ignore=tests/qt $(PYTEST_ARGS)
+	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m pytest tests/qt $(PYTEST_ARGS)
 
 screenshot: system-deps $(VENV)/.installed
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(VENV)/bin/napari-segtools demo --screenshot docs/screenshot.png

@@ -18,6 +18,7 @@ SAMPLE_FILES = [
     "itk_t1_head_3d/KmeansTest_T1UCharRaw.nii.gz",
     "mni152_2009a/mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz",
     "dicom_pydicom/CT_small.dcm",
+    "lessons/lessons.npz",
 ]
 
 
@@ -57,6 +58,7 @@ def test_widgets_are_listed_in_the_segment_and_measure_menus(manifest):
     assert {"napari-segtools.threshold", "napari-segtools.segments"} <= segment
     assert {i.command for i in menus["napari/layers/measure"]} == {
         "napari-segtools.evaluation",
+        "napari-segtools.cohort",
         "napari-segtools.segments",
     }
 

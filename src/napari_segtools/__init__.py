@@ -67,6 +67,11 @@ _EXPORTS = {
     "list_models": "napari_segtools.core.unet.package",
     "load_model": "napari_segtools.core.unet.package",
     "predictive_entropy": "napari_segtools.core.unet.predict",
+    "receptive_field": "napari_segtools.core.unet.receptive_field",
+    "probe_receptive_field": "napari_segtools.core.unet.receptive_field",
+    "ReceptiveField": "napari_segtools.core.unet.receptive_field",
+    "make_loss": "napari_segtools.core.unet.losses",
+    "LOSSES": "napari_segtools.core.unet.losses",
     # evaluation
     "evaluate": "napari_segtools.core.metrics",
     # segments: names and colours, edit effects, files
@@ -112,6 +117,11 @@ _EXPORTS = {
     "SlicePreview": "napari_segtools.core.classify.preview",
     "threshold_as_tree": "napari_segtools.core.lessons.decision_tree",
     "TreeLesson": "napari_segtools.core.lessons.decision_tree",
+    "receptive_field_lesson": "napari_segtools.core.lessons.receptive_field",
+    "ReceptiveFieldLesson": "napari_segtools.core.lessons.receptive_field",
+    "class_imbalance_lesson": "napari_segtools.core.lessons.class_imbalance",
+    "ClassImbalanceLesson": "napari_segtools.core.lessons.class_imbalance",
+    "ring_images": "napari_segtools.core.lessons.ring_task",
 }
 _SUBMODULES = {"metrics", "core"}
 

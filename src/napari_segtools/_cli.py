@@ -18,6 +18,14 @@ _SUBCOMMANDS = {
         "napari_segtools._cli_classify",
         "apply a saved voxel classifier to a folder of images",
     ),
+    "lesson": (
+        "napari_segtools._cli_lesson",
+        "train a deep-learning lesson's toy problem and print its table",
+    ),
+    "raters": (
+        "napari_segtools._cli_raters",
+        "agreement of raters on one case (Dice, HD95, STAPLE) and a method against them",
+    ),
 }
 
 

@@ -17,6 +17,7 @@ WIDGETS = (
     "Evaluation",
     "Segments",
     "Voxel classifier",
+    "Cohort evaluation",
 )
 
 

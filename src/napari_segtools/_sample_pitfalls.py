@@ -1,9 +1,10 @@
 """npe2 sample data "Metric pitfalls": the gallery's pairs as Labels layers, one case shown.
 
 Each case becomes ``"<case> reference"`` (gold) and ``"<case> prediction"`` (cyan, on top;
-where both overlap the colours blend). The cases sit on disjoint tiles in physical space (mm);
-only the first case is visible. The Evaluation panel's case picker shows one case at a time,
-centred, with its title and lesson. Every layer declares its 1 mm (or finer) grid in mm
+where both overlap the colours blend). Where a case compares predictions, each is its own label,
+named on hover ("prediction: prediction 2: shifted"). The cases sit on disjoint tiles in
+physical space (mm); only the first case is visible. The Evaluation panel's case picker shows
+one case at a time, centred, with its title and lesson. Every layer declares its grid in mm
 (``metadata["spacing_unit"]``), so no "scale 1" note is raised for it.
 """
 
@@ -33,6 +34,14 @@ def _extent(case: PitfallCase) -> np.ndarray:
     return np.asarray(case.reference.shape) * np.asarray(case.reference_spacing)
 
 
+def _names(case: PitfallCase, data: np.ndarray, role: str) -> dict[int, str]:
+    """Hover name of each label of one layer: its role, and what the label stands for."""
+    return {
+        int(v): f"{role}: {case.label_names[v]}" if v in case.label_names else role
+        for v in present_labels(data)
+    }
+
+
 def metric_pitfalls() -> list[tuple]:
     """Layer data tuples of every pitfall case, reference then prediction for each."""
     cases = pitfall_cases()
@@ -45,7 +54,7 @@ def metric_pitfalls() -> list[tuple]:
             ("prediction", case.prediction, case.prediction_spacing, case.prediction_offset),
         ):
             meta = {
-                "pitfall": case.pitfall,
+                "pitfalls": list(case.pitfalls),
                 "lesson": case.lesson,
                 "title": case.title,
                 CASE_KEY: case.name,
@@ -58,7 +67,7 @@ def metric_pitfalls() -> list[tuple]:
                 "translate": tuple(origin + np.asarray(offset)),
                 "metadata": meta,
                 "colormap": _COLOURS[role],
-                "features": label_features(dict.fromkeys(present_labels(data), role)),
+                "features": label_features(_names(case, data, role)),
                 "visible": i == 0,
             }
             if role == "prediction":

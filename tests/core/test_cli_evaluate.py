@@ -106,7 +106,7 @@ def test_single_files_synchronously(tmp_path):
     ]
     assert main(argv) == 0
     comments, rows = read_csv(out)
-    assert [r["label"] for r in rows] == ["2", "mean", "2"]
+    assert [r["label"] for r in rows] == ["2", "mean", "pooled", "overall", "2"]
     expected = M.evaluate(ref, pred, spacing=GEO.spacing, labels=[2], surface="surfel")
     assert float(rows[0]["hd95"]) == pytest.approx(expected.per_label[2]["hd95"])
     assert '# empty: "worst"' in comments
@@ -182,3 +182,28 @@ def test_deprecated_tolerance_flag_warns_and_gives_equal_results(tmp_path, capsy
     assert "# nsd_tolerance_mm: 0.3" in read_csv(old)[0]
     assert main([*argv, "--out", str(old), "--tolerance", "1", "--tolerance-mm", "1"]) == 2
     assert "--tolerance-mm only" in capsys.readouterr().err
+
+
+def test_hd_variant_band_and_summary_rows(tmp_path):
+    ref, pred, argv = _two_files(tmp_path)
+    out, js = tmp_path / "v.csv", tmp_path / "v.json"
+    options = ["--hd-variant", "pooled", "--boundary-band-mm", "2", "--no-cldice", "--quiet"]
+    assert main([*argv, "--out", str(out), "--json", str(js), *options]) == 0
+    comments, rows = read_csv(out)
+    assert '# hd_variant: "pooled"' in comments and "# boundary_band_mm: 2.0" in comments
+    assert any(c.startswith("# hd_variant_definition:") and "medpy" in c for c in comments)
+    assert any(c.startswith("# aggregation:") for c in comments)
+    expected = M.evaluate(
+        ref, pred, spacing=GEO.spacing, hd_variant="pooled", boundary_band_mm=2, cldice=False
+    )
+    one = next(r for r in rows if r["label"] == "1")
+    assert float(one["hd95"]) == pytest.approx(expected.per_label[1]["hd95"])
+    assert float(one["boundary_iou"]) == pytest.approx(expected.per_label[1]["boundary_iou"])
+    overall = next(r for r in rows if r["label"] == "overall")
+    assert float(overall["cohen_kappa"]) == pytest.approx(expected.overall["cohen_kappa"])
+    assert overall["dice"] == "" and one["pixel_accuracy"] == ""
+    pooled = next(r for r in rows if r["label"] == "pooled")
+    assert float(pooled["dice"]) == pytest.approx(expected.pooled["dice"])
+    data = json.loads(js.read_text(encoding="utf-8"))
+    assert data["settings"]["hd_variant"] == "pooled"
+    assert data["cases"][0]["rows"][-1]["label"] == "overall"

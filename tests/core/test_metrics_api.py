@@ -19,9 +19,28 @@ DISTANCE = {
     "mean_average_surface_distance",
     "normalized_surface_distance",
     "center_distance",
+    "boundary_iou",
+    "evaluate_instances",
+    "iter_evaluate_instances",
+    "rater_agreement",
+    "repeatability",
+    "score_against_raters",
 }
 #: the main inputs of each public function; everything after them is keyword-only
-MAIN_INPUTS = {"hd_key": {"percentile"}, "write_report": {"report", "path"}}
+MAIN_INPUTS = {
+    "hd_key": {"percentile"},
+    "write_report": {"report", "path"},
+    "read_cohort_table": {"table"},
+    "summarize": {"table"},
+    "compare_paired": {"table"},
+    "rank_methods": {"table"},
+    "higher_is_better": {"metric"},
+    "rater_agreement": {"segmentations"},
+    "repeatability": {"first", "second"},
+    "score_against_raters": {"prediction", "segmentations"},
+    "calibration": {"probabilities", "reference"},
+    "reliability_diagram": {"report"},
+}
 
 
 def test_every_public_name_is_listed_and_importable():

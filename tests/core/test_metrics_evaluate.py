@@ -139,8 +139,10 @@ def test_export_rows_csv_json(tmp_path):
     ref, pred = two_labels()
     report = M.evaluate(ref, pred, spacing=(2.0, 0.5, 0.5), labels=[1, 2, 4])
     rows = report.to_rows()
-    assert [r["label"] for r in rows] == [1, 2, 4, "mean"]
-    assert rows[-1]["dice"] == report.mean["dice"]
+    assert [r["label"] for r in rows] == [1, 2, 4, "mean", "pooled", "overall"]
+    assert rows[3]["dice"] == report.mean["dice"]
+    assert rows[4]["dice"] == report.pooled["dice"] and "hd" not in rows[4]
+    assert set(rows[5]) == {"label", "case", "pixel_accuracy", "cohen_kappa"}
     path = report.to_csv(tmp_path / "r.csv", metadata={"reference_layer": "ref"})
     lines = path.read_text(encoding="utf-8").splitlines()
     assert lines[0] == '# reference_layer: "ref"'
@@ -148,6 +150,10 @@ def test_export_rows_csv_json(tmp_path):
     table = list(csv.DictReader(line for line in lines if not line.startswith("#")))
     assert float(table[0]["hd"]) == pytest.approx(report.per_label[1]["hd"])
     assert table[2]["case"] == "both_empty" and table[2]["hd"] == "nan"
+    assert table[0]["pixel_accuracy"] == "" and table[4]["hd"] == ""  # not applicable: blank
+    assert float(table[5]["cohen_kappa"]) == pytest.approx(report.overall["cohen_kappa"])
+    assert any(line.startswith('# hd_variant: "directed_max"') for line in lines)
+    assert any(line.startswith("# aggregation:") and "unweighted" in line for line in lines)
     data = json.loads(
         report.to_json(tmp_path / "r.json", metadata={"prediction_layer": "p"}).read_text(
             encoding="utf-8"
@@ -308,3 +314,31 @@ def test_workflow_cost_follows_the_labels_present_not_their_size(dtype, big):
         iter_evaluation(EvaluationInputs(ref, pred, None), overlay_label=big)
     ).overlay
     assert overlay.label == big and overlay.hd == result.report.per_label[big]["hd"]
+
+
+@pytest.mark.parametrize("surface", ["voxel", "surfel"])
+def test_hd_variant_is_chosen_named_and_written(surface, tmp_path):
+    ref, pred = two_labels()
+    # 12 stray voxels far from label 1: 7 % of its prediction surface (in the directed 95th
+    # percentile) but under 5 % of both surfaces pooled
+    pred[10:12, 13:16, 0:2] = 1
+    spacing = (2.0, 0.5, 0.7)
+    reports = {
+        variant: M.evaluate(
+            ref, pred, spacing=spacing, hd_variant=variant, surface=surface, cldice=False
+        )
+        for variant in ("directed_max", "pooled")
+    }
+    for variant, report in reports.items():
+        expected = M.hausdorff_distance(
+            ref == 1, pred == 1, spacing=spacing, percentile=95, variant=variant, surface=surface
+        )
+        assert report.per_label[1]["hd95"] == pytest.approx(expected)
+        assert report.settings["hd_variant"] == variant
+        assert report.settings["hd_variant_definition"].startswith(f"{variant}:")
+        header = M.write_report(report, tmp_path / f"{variant}.csv").read_text(encoding="utf-8")
+        assert f'# hd_variant: "{variant}"' in header
+    directed, pooled = reports["directed_max"].per_label[1], reports["pooled"].per_label[1]
+    assert pooled["hd95"] < directed["hd95"] and pooled["hd"] == directed["hd"]
+    with pytest.raises(ValueError, match="`hd_variant` must be one of"):
+        M.evaluate(ref, pred, spacing=spacing, hd_variant="medpy")

@@ -7,6 +7,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from napari_segtools import metrics as M
+from napari_segtools.core.metrics.boundary import boundary_iou
+from napari_segtools.core.metrics.overlap import matthews_correlation
 
 SYMMETRIC = (
     "dice",
@@ -19,7 +21,9 @@ SYMMETRIC = (
     "nsd",
     "center_distance",
     "volume_similarity",
-    "accuracy",
+    "binary_accuracy",
+    "mcc",
+    "boundary_iou",
 )
 
 
@@ -48,6 +52,8 @@ def test_bounds_and_identities(case):
         assert v["iou"] <= v["dice"] + 1e-12
         assert v["fbeta"] == pytest.approx(v["dice"])
         assert 0 <= v["nsd"] <= 1
+        assert 0 <= v["boundary_iou"] <= 1
+        assert -1 <= v["mcc"] <= 1 or np.isnan(v["mcc"])
     if ref.any() and pred.any():
         assert v["hd"] >= v["hd95"] >= 0
         assert v["hd"] >= v["assd"] >= 0 and v["hd"] >= v["masd"] >= 0
@@ -72,7 +78,7 @@ def test_invariant_to_zero_padding(case, pad):
     a = run(ref, pred, spacing, surface, empty="nan").per_label[1]
     b = run(np.pad(ref, pad), np.pad(pred, pad), spacing, surface, empty="nan").per_label[1]
     for name in M.METRIC_NAMES:
-        if name not in ("tn", "accuracy", "specificity"):
+        if name not in ("tn", "binary_accuracy", "specificity", "mcc"):
             assert a[name] == pytest.approx(b[name], abs=1e-9, nan_ok=True), name
 
 
@@ -89,3 +95,7 @@ def test_plain_functions_agree_with_report(case):
         v["nsd"], nan_ok=True
     )
     assert M.jaccard(ref, pred) == pytest.approx(v["iou"], nan_ok=True)
+    assert matthews_correlation(ref, pred) == pytest.approx(v["mcc"], nan_ok=True)
+    assert boundary_iou(ref, pred, spacing=spacing, band_mm=1.0) == pytest.approx(
+        v["boundary_iou"], nan_ok=True
+    )

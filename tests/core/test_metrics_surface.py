@@ -162,12 +162,34 @@ def test_voxel_convention_equals_medpy():
         assert sd.assd() == pytest.approx(medpy.assd(pred, ref, spacing), abs=1e-6)
         directed = medpy.asd(pred, ref, spacing), medpy.asd(ref, pred, spacing)
         assert sd.masd() == pytest.approx(np.mean(directed), abs=1e-6)
-        # medpy's hd95 pools both directions before the percentile: a different definition
-        pooled = np.percentile(
-            np.concatenate([sd.distances_ref_to_pred, sd.distances_pred_to_ref]), 95
-        )
-        assert medpy.hd95(pred, ref, spacing) == pytest.approx(pooled, abs=1e-6)
+        # medpy's hd95 pools both directions before the percentile: the "pooled" variant
+        pooled = M.hausdorff_distance(ref, pred, spacing=spacing, percentile=95, variant="pooled")
+        assert pooled == pytest.approx(medpy.hd95(pred, ref, spacing), abs=1e-9)
+        assert sd.hausdorff(percentile=95, variant="pooled") == pooled
         assert sd.hausdorff(percentile=95) >= pooled - 1e-9
+
+
+@pytest.mark.parametrize("surface", ["voxel", "surfel"])
+def test_hd_variants_known_answer_and_bounds(surface):
+    # a 3x3 square and the same square with one stray voxel 2 voxels away: 8 reference
+    # elements at distance 0 and, from the prediction, 8 zeros and one 2.0 (voxel convention)
+    ref = box((6, 6), (1, 1), (4, 4))
+    pred = ref.copy()
+    pred[5, 2] = True
+    sd = M.compute_surface_distances(ref, pred, spacing=(1.0, 1.0), surface=surface)
+    if surface == "voxel":
+        # numpy's linear interpolation: directed 0.6 * 2 (rank 7.6 of 9), pooled 0.2 * 2
+        assert sd.hausdorff(percentile=95) == pytest.approx(1.2)
+        assert sd.hausdorff(percentile=95, variant="pooled") == pytest.approx(0.4)
+    for percentile in (50, 90, 95, 99):
+        directed = sd.hausdorff(percentile=percentile)
+        pooled = sd.hausdorff(percentile=percentile, variant="pooled")
+        assert 0 <= pooled <= directed  # a pooled quantile lies between the directed ones
+    assert sd.hausdorff(variant="pooled") == sd.hausdorff() == 2.0  # at 100 they coincide
+    with pytest.raises(ValueError, match="`variant` must be one of"):
+        sd.hausdorff(percentile=95, variant="mean")
+    with pytest.raises(ValueError, match="`variant` must be one of"):
+        M.hausdorff_distance(ref, pred, spacing=None, variant="max")
 
 
 def test_voxel_convention_equals_monai():

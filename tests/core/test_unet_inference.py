@@ -119,6 +119,41 @@ def test_mirroring_tta_averages_the_flipped_predictions():
     np.testing.assert_allclose(_run(net, image, patch_size=(8, 8), tta=True), expected, atol=1e-6)
 
 
+class _Spy(torch.nn.Module):
+    """Records each window it sees and returns it (as logits)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append(x.clone())
+        return x
+
+
+def test_padding_modes_fill_the_window_as_named():
+    """A 2-channel 3 x 2 image in a 5 x 4 window: one row and column each side."""
+    image = np.stack([np.arange(6.0).reshape(3, 2) - 2, 10 + np.arange(6.0).reshape(3, 2)])
+    image = image.astype(np.float32)
+    pad = [(0, 0), (1, 1), (1, 1)]
+    expected = {
+        "edge": np.pad(image, pad, mode="edge"),
+        "reflect": np.pad(image, pad, mode="reflect"),
+        "constant": np.pad(image, pad),
+        "minimum": np.stack(
+            [np.pad(image[0], 1, constant_values=-2), np.pad(image[1], 1, constant_values=10)]
+        ),
+    }
+    for mode, window in expected.items():
+        spy = _Spy()
+        out = _run(spy, image, patch_size=(5, 4), padding_mode=mode, output="sigmoid")
+        np.testing.assert_array_equal(spy.seen[0][0].numpy(), window)
+        np.testing.assert_allclose(out, 1 / (1 + np.exp(-image)), rtol=1e-6)  # no softmax
+    spy = _Spy()
+    _run(spy, image, patch_size=(5, 4))  # the default repeats the border
+    np.testing.assert_array_equal(spy.seen[0][0].numpy(), expected["edge"])
+
+
 def test_progress_once_per_window():
     gen = iter_sliding_window(
         _Pointwise(2),
@@ -144,6 +179,7 @@ def test_progress_once_per_window():
         ({"overlap": 0.95}, r"`overlap` must lie in \[0, 0.9\]"),
         ({"blend": "linear"}, "`blend` must be one of"),
         ({"padding_mode": "wrap"}, "`padding_mode` must be one of"),
+        ({"output": "linear"}, "`output` must be 'softmax' or 'sigmoid'"),
         ({"batch_size": 0}, "`batch_size` must be >= 1"),
         ({"patch_size": (4,)}, "`patch_size` must hold 2 positive sizes"),
     ],
@@ -176,11 +212,11 @@ def test_oom_halves_the_batch_then_succeeds(monkeypatch):
     real = inference._forward
     sizes = []
 
-    def forward(model, batch, device, tta, amp):
+    def forward(model, batch, device, tta, amp, output):
         sizes.append(len(batch))
         if len(batch) > 1:
             raise _oom()
-        return real(model, batch, device, tta, amp)
+        return real(model, batch, device, tta, amp, output)
 
     monkeypatch.setattr(inference, "_forward", forward)
     net = _Pointwise(2)
@@ -200,11 +236,11 @@ def test_oom_on_gpu_with_batch_one_continues_on_cpu(monkeypatch):
     real = inference._forward
     devices = []
 
-    def forward(model, batch, device, tta, amp):
+    def forward(model, batch, device, tta, amp, output):
         devices.append(device.type)
         if device.type == "cuda":
             raise _oom()
-        return real(model, batch, device, tta, amp)
+        return real(model, batch, device, tta, amp, output)
 
     class Movable(_Pointwise):
         def to(self, *args, **kwargs):  # the fake CUDA device cannot hold tensors

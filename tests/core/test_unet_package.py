@@ -127,6 +127,79 @@ def test_normalizations_known_answers():
     assert p[10] == 0 and p[90] == 1 and p[50] == pytest.approx(0.5)
 
 
+def test_configs_without_output_or_padding_load_with_the_defaults_and_save_both(tmp_path):
+    old = _config().to_dict()
+    del old["output"], old["padding"]
+    config = ModelConfig.from_dict(old)
+    assert (config.output, config.padding) == ("softmax", "edge")
+    assert config.structures == ("a", "b")
+    assert config.to_dict()["output"] == "softmax" and config.to_dict()["padding"] == "edge"
+    assert ModelConfig.from_dict(config.to_dict()) == config
+    shipped = load_model("mni152-brain-tissue").config
+    assert (shipped.output, shipped.padding) == ("softmax", "edge")
+    sigmoid = _config(
+        output="sigmoid",
+        class_names=["lesion"],
+        class_colors=["#f00"],
+        architecture=None,
+        padding="minimum",
+    )
+    assert sigmoid.structures == ("lesion",) and sigmoid.padding == "minimum"
+
+
+def _bright_border_package():
+    """A 4 x 4 image whose border is bright (10) around a dark centre (0), a 3 x 3 mean filter
+    as the network and a sigmoid head, in 8 x 8 windows: two voxels of padding each side."""
+    image = np.full((4, 4), 10.0, np.float32)
+    image[1:3, 1:3] = 0.0
+    net = torch.nn.Conv2d(1, 1, 3, padding=1, bias=False)
+    torch.nn.init.constant_(net.weight, 1 / 9)
+    config = {
+        "spatial_dims": 2,
+        "class_names": ["bright"],
+        "class_colors": ["#fff"],
+        "spacing": [1.0, 1.0],
+        "patch_size": [8, 8],
+        "output": "sigmoid",
+        "architecture": None,
+    }
+    return image, net.eval(), config
+
+
+def test_edge_padding_repeats_a_bright_border_where_constant_0_pads_the_mean():
+    """After z-scoring, the border is b = 2.5 / sd and the centre c = -7.5 / sd. A corner voxel's
+    3 x 3 mean covers 3 border voxels, the centre voxel and 5 padded ones: constant-0 padding
+    gives (3b + c) / 9 = 0, the image mean, hence a probability of exactly 0.5; edge padding
+    repeats the border and gives (8b + c) / 9 > 0. The centre voxels never see the padding."""
+    image, net, changes = _bright_border_package()
+    z = (image - image.mean()) / image.std()
+    b, c = z[0, 0], z[1, 1]
+    probs = {}
+    for mode in ("edge", "constant", "minimum", "reflect"):
+        predictor = Predictor(_config(**changes, padding=mode), net)
+        probs[mode] = predictor.predict_proba(image, geometry=Geometry((1, 1)), device="cpu")[0]
+        override = Predictor(_config(**changes), net).predict_proba(
+            image, geometry=Geometry((1, 1)), device="cpu", padding=mode
+        )
+        np.testing.assert_array_equal(override[0], probs[mode])  # the keyword wins
+        padded = np.pad(z, 3, mode="constant")  # the window's own zero ring, then the image's
+        padded[1:-1, 1:-1] = (
+            np.pad(z, 2, constant_values=z.min()) if mode == "minimum" else np.pad(z, 2, mode=mode)
+        )
+        box = sum(padded[i : i + 8, j : j + 8] for i in range(3) for j in range(3)) / 9
+        np.testing.assert_allclose(probs[mode], 1 / (1 + np.exp(-box[2:6, 2:6])), atol=1e-6)
+    sigmoid = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    assert probs["constant"][0, 0] == pytest.approx(0.5, abs=1e-6)
+    assert probs["edge"][0, 0] == pytest.approx(sigmoid((8 * b + c) / 9), abs=1e-6)
+    assert probs["minimum"][0, 0] == pytest.approx(sigmoid((3 * b + c + 5 * c) / 9), abs=1e-6)
+    border = np.ones((4, 4), bool)
+    border[1:3, 1:3] = False
+    assert (probs["edge"][border] > probs["constant"][border] + 0.04).all()
+    np.testing.assert_array_equal(probs["edge"][~border], probs["constant"][~border])
+    with pytest.raises(ValueError, match="`padding` must be one of"):
+        predictor.predict(image, geometry=Geometry((1, 1)), padding="wrap")
+
+
 # --- error messages -------------------------------------------------------------------------
 
 
@@ -171,6 +244,15 @@ def test_weights_file_without_config_beside_it(tmp_path):
     (tmp_path / "lonely.pt").write_bytes(b"x")
     with pytest.raises(FileNotFoundError, match="has no config lonely.json beside it"):
         load_model(tmp_path / "lonely.pt")
+
+
+def test_bad_output_and_padding_in_a_config():
+    with pytest.raises(ValueError, match=r"`output` must be one of \('softmax', 'sigmoid'\)"):
+        _config(output="relu")
+    with pytest.raises(ValueError, match="`padding` must be one of"):
+        _config(padding="zero")
+    with pytest.raises(ValueError, match=r"expected >= 2 `class_names` \(background first\)"):
+        _config(class_names=["a"], class_colors=["#f00"], architecture=None)
 
 
 def test_bad_normalization_and_class_colours():

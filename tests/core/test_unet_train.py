@@ -15,11 +15,11 @@ from napari_segtools.core.geometry import Geometry  # noqa: E402
 from napari_segtools.core.io import read_image  # noqa: E402
 from napari_segtools.core.samples import MNI152_FOLDER, mni152_labels, sample_path  # noqa: E402
 from napari_segtools.core.unet.augment import AugmentSettings, random_copy  # noqa: E402
+from napari_segtools.core.unet.losses import make_loss  # noqa: E402
 from napari_segtools.core.unet.package import ModelConfig, load_model  # noqa: E402
 from napari_segtools.core.unet.train import (  # noqa: E402
     TrainCase,
     class_weights,
-    dice_ce_loss,
     dice_per_class,
     iter_train,
     labels_from_probability_maps,
@@ -45,9 +45,9 @@ def test_class_weights_are_median_frequency_balanced():
 def test_loss_is_near_zero_for_a_confident_correct_prediction():
     target = torch.tensor([[[0, 1], [2, 1]]])
     logits = 30.0 * torch.nn.functional.one_hot(target, 3).movedim(-1, 1).float()
-    assert float(dice_ce_loss(logits, target, weights=torch.ones(3))) < 1e-4
-    wrong = dice_ce_loss(-logits, target, weights=torch.ones(3))
-    assert float(wrong) > 1.0
+    loss = make_loss("dice_ce", class_weights=np.ones(3))
+    assert float(loss(logits, target)) < 1e-4
+    assert float(loss(-logits, target)) > 1.0
 
 
 def test_dice_per_class_known_answer():
@@ -126,7 +126,7 @@ def test_options_are_keyword_only():
     with pytest.raises(TypeError):
         dice_per_class(case.labels, case.labels, 3)
     with pytest.raises(TypeError):
-        dice_ce_loss(torch.zeros(1, 3, 2), torch.zeros(1, 2, dtype=torch.long), torch.ones(3))
+        make_loss("dice_ce", "softmax")
     with pytest.raises(TypeError):
         make_case(case.image, case.labels, Geometry((1, 1)))
     with pytest.raises(TypeError):

@@ -19,6 +19,7 @@ DOCKS = {
     "Evaluation": ("evaluation_widget", "EvaluationWidget"),
     "Segments": ("segments_widget", "SegmentsWidget"),
     "Voxel classifier": ("classifier_widget", "ClassifierWidget"),
+    "Cohort evaluation": ("cohort_widget", "CohortWidget"),
 }
 
 #: docks still being made scrollable / collapsible by their owners: name -> reason

@@ -77,18 +77,31 @@ def test_table_values_units_and_tooltips_match_engine(viewer, qtbot):
     widget.nsd_tolerance_mm.value = 2.0
     widget.hd_percentile.value = 90.0
     widget.beta.value = 2.0
+    widget.hd_variant.value = "pooled"
+    widget.boundary_band_mm.value = 2.0
     result = _run(widget, qtbot)
-    expected = evaluate(ref, pred, spacing=SPACING, nsd_tolerance_mm=2.0, hd_percentile=90, beta=2)
+    expected = evaluate(
+        ref,
+        pred,
+        spacing=SPACING,
+        nsd_tolerance_mm=2.0,
+        hd_percentile=90,
+        beta=2,
+        hd_variant="pooled",
+        boundary_band_mm=2.0,
+    )
     assert result.report.settings["nsd_tolerance_mm"] == 2.0
+    assert result.report.settings["hd_variant"] == "pooled"
     assert expected.metric_names == metric_names(hd_percentile=90)
     table = widget.table
-    assert table.rowCount() == 3
+    assert table.rowCount() == 4  # two labels, the mean and the pooled row
     for row, values in [
         ("1", expected.per_label[1]),
         ("2", expected.per_label[2]),
         ("mean", expected.mean),
+        ("pooled", expected.pooled),
     ]:
-        for metric in expected.metric_names:
+        for metric in values:
             ml = 1e-3 if metric.endswith("_volume") else 1.0  # mm^3 shown in ml
             np.testing.assert_allclose(table.cell_value(row, metric), values[metric] * ml)
     assert table.cell_value("1", "dice") == pytest.approx(2 * 224 / 512)
@@ -98,6 +111,11 @@ def test_table_values_units_and_tooltips_match_engine(viewer, qtbot):
     assert "hd90 [mm]" in headers and not any(h.startswith("hd95") for h in headers)
     hd90_col = headers.index("hd90 [mm]")
     assert "90th percentile" in table.horizontalHeaderItem(hd90_col).toolTip()
+    assert "pooled" in table.horizontalHeaderItem(hd90_col).toolTip()
+    assert np.isnan(table.cell_value("pooled", "hd")) and table.item(3, hd90_col).text() == ""
+    kappa = f"{expected.overall['cohen_kappa']:.4g}"
+    assert f"Cohen's kappa {kappa}" in table.summary.text()
+    assert widget.results_section.native.isAncestorOf(table.summary)  # shown under the table
     overlay_values = expected.per_label[result.overlay.label]
     assert widget.plot.markers["hd90"] == pytest.approx(overlay_values["hd90"])
     assert "hd95" not in widget.plot.markers
@@ -108,7 +126,7 @@ def test_table_values_units_and_tooltips_match_engine(viewer, qtbot):
     widget.copy_button.changed.emit(True)
     clip = QApplication.clipboard().text().splitlines()
     assert clip[0].split("\t")[:4] == ["label", "case", "dice", "iou"]
-    assert clip[1].split("\t")[0] == "1" and len(clip) == 4
+    assert clip[1].split("\t")[0] == "1" and len(clip) == 6  # header, 4 rows, summary
 
 
 def test_label_choice_evaluates_only_chosen_labels(viewer, qtbot):
@@ -123,7 +141,7 @@ def test_label_choice_evaluates_only_chosen_labels(viewer, qtbot):
     assert list(widget.label_ids.choices) == [1, 2] and widget.label_ids.value == [2]
     result = _run(widget, qtbot)
     assert list(result.report.per_label) == [2]
-    assert widget.table.rowCount() == 2
+    assert widget.table.rowCount() == 3
     assert widget.overlay_label.value == 2
 
 
@@ -199,8 +217,11 @@ def test_csv_and_json_export(viewer, qtbot, tmp_path):
     assert json.loads(comments["spacing"]) == list(SPACING)
     assert json.loads(comments["nsd_tolerance_mm"]) == 1.0
     rows = list(csv.DictReader(line for line in lines if not line.startswith("#")))
-    assert [r["label"] for r in rows] == ["1", "2", "mean"]
+    assert [r["label"] for r in rows] == ["1", "2", "mean", "pooled", "overall"]
     assert float(rows[0]["dice"]) == pytest.approx(result.report.per_label[1]["dice"])
+    assert float(rows[4]["pixel_accuracy"]) == result.report.overall["pixel_accuracy"]
+    assert json.loads(comments["hd_variant"]) == "directed_max"
+    assert json.loads(comments["boundary_band_mm"]) == 1.0
     assert float(rows[2]["hd95"]) == pytest.approx(result.report.mean["hd95"])
     data = json.loads(widget.export_report(tmp_path / "report.json").read_text(encoding="utf-8"))
     assert data["metadata"]["prediction_layer"] == "liver prediction"
@@ -234,19 +255,6 @@ def test_different_grids_refused_or_resampled(viewer, qtbot):
     assert "resampled (nearest neighbour)" in widget.status.value
     assert result.report.per_label[1]["dice"] == 1.0  # pixel centres map back exactly
     assert "resolution_mismatch" in {w.pitfall for w in result.report.warnings}
-
-
-def test_every_gallery_case_shows_its_warning(viewer, qtbot):
-    viewer.open_sample("napari-segtools", "metric_pitfalls")  # through the manifest
-    assert len(viewer.layers) == 2 * len(pitfall_cases())
-    widget = EvaluationWidget(viewer)
-    widget.show_overlays.value = False  # the table and warnings only: no new layers to draw
-    for case in pitfall_cases():
-        widget.reference.value = viewer.layers[f"{case.name} reference"]
-        assert widget.prediction.value.name == f"{case.name} prediction"
-        _run(widget, qtbot)
-        shown = [widget.warnings.item(i).text() for i in range(widget.warnings.count())]
-        assert any(f"{case.pitfall}:" in text for text in shown), (case.name, shown)
 
 
 def test_auto_update_after_painting(viewer, qtbot):
@@ -313,13 +321,14 @@ def test_table_opens_on_read_metrics_and_marks_stale_then_clears_on_refusal(view
     result = _run(widget, qtbot)
     table = widget.table
     assert table.visible_metrics() == [
-        "dice", "iou", "hd95", "masd", "nsd", "reference_volume", "prediction_volume"
+        "dice", "iou", "boundary_iou", "hd95", "masd", "nsd", "reference_volume",
+        "prediction_volume"
     ]  # fmt: skip
     assert table.cell_value("1", "reference_volume") == pytest.approx(
         result.report.per_label[1]["reference_volume"] / 1000
     )
     widget.show_all.value = True
-    assert {"tp", "fp", "fn", "tn", "accuracy"} <= set(table.visible_metrics())
+    assert {"tp", "fp", "fn", "tn", "binary_accuracy", "mcc"} <= set(table.visible_metrics())
     widget.show_all.value = False
     assert not table.stale and "stale" not in widget.status.value
     widget.nsd_tolerance_mm.value = 2.0  # an input changes: the numbers are stale
@@ -401,7 +410,7 @@ def test_gallery_picker_shows_one_titled_case_and_replaces_overlays(viewer, qtbo
     assert visible_cases() == {"size"}
     picker.case.value = "holes"
     assert visible_cases() == {"holes"}
-    assert picker.title.value == "Holes: Dice barely notices them"
+    assert picker.title.value == "Holes: boundary metrics miss them"
     assert "hole inside the prediction" in picker.lesson.value
     assert viewer.canvas.overlays["text"].text == picker.title.value
     assert viewer.canvas.overlays["text"].visible
@@ -414,7 +423,7 @@ def test_gallery_picker_shows_one_titled_case_and_replaces_overlays(viewer, qtbo
     np.testing.assert_allclose(viewer.scene.camera.center[-2:], centre, atol=1.0)
     _run(widget, qtbot)
     count = len(viewer.layers)
-    assert count == 32 + 2  # the error map and the boundary distance
+    assert count == 2 * len(pitfall_cases()) + 2  # the error map and the boundary distance
     picker.next_button.changed.emit(True)
     assert picker.shown == "annotation noise" and visible_cases() == {"annotation noise"}
     _run(widget, qtbot)

@@ -20,6 +20,7 @@ DOCKS = (
     "Evaluation",
     "Segments",
     "Voxel classifier",
+    "Cohort evaluation",
 )
 
 

@@ -81,6 +81,7 @@ HOVER_NAMES = {
     "t1_head": ("T1 head brain mask (approx.)", {1: "brain (approx.)"}),
     "phantom_3d": ("phantom 3D reference", {1: "ellipsoid", 2: "bright core", 3: "dark lesion"}),
     "phantom_2d": ("phantom 2D reference", {1: "ellipsoid", 2: "bright core", 3: "dark lesion"}),
+    "lessons": ("ring task truth", {1: "malignant lesion", 2: "benign lesion"}),
 }
 
 

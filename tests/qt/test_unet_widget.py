@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 
 import numpy as np
 import pytest
 from napari.layers import Image, Labels
+from qtpy.QtCore import Qt
 
+from napari_segtools._qt._history import changed_message
+from napari_segtools._qt._unet_inputs import PADDINGS
 from napari_segtools._qt.unet_widget import FROM_FILE, UNetWidget
 from napari_segtools.core.io import read_image
 from napari_segtools.core.samples import sample_path
+from napari_segtools.core.unet._preprocess import PADDING_MODES
 from napari_segtools.core.unet._torch import TORCH_MISSING
 
 needs_torch = pytest.mark.usefixtures("torch_single_thread")  # skips when torch is missing
@@ -28,7 +33,7 @@ def _run(widget, qtbot, timeout=60_000):
     qtbot.waitUntil(lambda: widget.controls.run_button.enabled, timeout=timeout)
 
 
-def tiny_package(tmp_path, seed: int = 0):
+def tiny_package(tmp_path, seed: int = 0, *, spacing=(1.0, 1.0)):
     """Write a tiny untrained 2-D U-Net package (3 classes) and return its config path."""
     import torch
 
@@ -44,7 +49,7 @@ def tiny_package(tmp_path, seed: int = 0):
             "in_channels": 1,
             "class_names": ["bg", "a", "b"],
             "class_colors": ["#000000", "#ff0000", "#00ff00"],
-            "spacing": [1.0, 1.0],
+            "spacing": list(spacing),
             "normalization": {"method": "zscore"},
             "patch_size": [16, 16],
             "weights": "weights.pt",
@@ -52,6 +57,43 @@ def tiny_package(tmp_path, seed: int = 0):
         }
     )
     return save_package(tmp_path / f"tiny2d_{seed}", UNet(spec), config) / "config.json"
+
+
+def conv_package(tmp_path, name: str, weight, bias, *, class_names, class_colors, **config):
+    """Write a one-convolution 2-D TorchScript model and return its ``.pt`` path.
+
+    ``weight`` is ``(out, in, k, k)`` (k odd, zero 'same' padding inside the network), so the
+    logits are known exactly: ``conv(z) + bias`` with ``z`` each input channel z-scored. With
+    1x1 weights, output channel k thresholds the input channels at a chosen z-value and the
+    expected labels or masks are exact. ``config`` adds or overrides config keys (``output``,
+    ``padding``, ``in_channels``...).
+    """
+    import torch
+
+    weight = torch.as_tensor(np.asarray(weight, np.float32))
+    out, channels, k, _ = weight.shape
+    conv = torch.nn.Conv2d(channels, out, k, padding=k // 2)
+    with torch.no_grad():
+        conv.weight.copy_(weight)
+        conv.bias.copy_(torch.as_tensor(np.asarray(bias, np.float32)))
+    path = tmp_path / f"{name}.pt"
+    with warnings.catch_warnings():  # TorchScript is deprecated for writing; models still load
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.script(conv).save(str(path))
+    data = {
+        "name": name,
+        "spatial_dims": 2,
+        "in_channels": channels,
+        "class_names": list(class_names),
+        "class_colors": list(class_colors),
+        "spacing": [1.0, 1.0],
+        "normalization": {"method": "zscore"},
+        "patch_size": [16, 16],
+        "weights": path.name,
+        **config,
+    }
+    path.with_suffix(".json").write_text(json.dumps(data))
+    return path
 
 
 @needs_torch
@@ -149,6 +191,7 @@ def test_without_torch_the_dock_opens_and_says_how_to_install(make_napari_viewer
     assert widget.controls.last_error == TORCH_MISSING
     assert widget.controls.status.value == TORCH_MISSING
     assert not widget.controls.run_button.enabled
+    assert "receptive field: needs PyTorch" in widget.info.value  # the rest of the info is there
     widget.run()  # refused inline, no worker started
     assert widget.worker is None and widget.controls.last_error == TORCH_MISSING
     assert "img U-Net" not in viewer.layers
@@ -238,3 +281,253 @@ def test_a_config_whose_classes_disagree_with_the_weights_is_refused_before_infe
     assert widget.controls.last_error.count("\n") == 0
     assert not any("window" in m for m in seen)  # refused before any window ran
     assert [layer.name for layer in viewer.layers] == ["img"]
+
+
+# ------------------------------------------- receptive field, channels, multilabel, padding
+@needs_torch
+def test_model_info_states_the_receptive_field_in_voxels_and_mm(
+    make_napari_viewer, qtbot, tmp_path
+):
+    widget = UNetWidget(make_napari_viewer())
+    # the shipped 3-level model, by hand: 2 + 2 (5), pool +1 (6), 4 + 4 (14), pool +2 (16),
+    # bottleneck 8 + 8 (32), decoder 4 + 4 (40) and 2 + 2 (44); trained at 2 mm
+    qtbot.waitUntil(lambda: "computing" not in widget.info.value, timeout=20_000)
+    assert "receptive field 44 x 44 x 44 voxels (88 x 88 x 88 mm)" in widget.info.value
+    widget.model.value = FROM_FILE
+    assert "Choose the model file" in widget.info.value
+    widget.model_file.value = tiny_package(tmp_path, spacing=(0.5, 0.5))
+    # by hand: two 3x3 convolutions (5), a 2x2 max pool (6, then steps of 2), two 3x3
+    # convolutions at step 2 (14), a 2x2 stride-2 transposed convolution (adds nothing, step 1),
+    # two 3x3 convolutions (18); the model's spacing gives the mm
+    qtbot.waitUntil(lambda: "receptive field 18" in widget.info.value, timeout=20_000)
+    info = widget.info.value
+    assert "receptive field 18 x 18 voxels (9 x 9 mm)" in info
+    assert "2-D, 1 channel in; classes (softmax): a, b\ntrained at 0.5 x 0.5 mm" in info
+    scripted = conv_package(
+        tmp_path,
+        "scripted",
+        np.ones((2, 1, 1, 1)),
+        [0, 0],
+        class_names=["bg", "x"],
+        class_colors=["#000000", "#ff0000"],
+    )
+    widget.model_file.value = scripted
+    qtbot.waitUntil(lambda: "computing" not in widget.info.value, timeout=20_000)
+    assert "not known for a TorchScript model" in widget.info.value  # no architecture
+
+
+def _squares(shape=(12, 14)):
+    first, second = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+    first[2:6, 3:8] = 10.0
+    second[7:11, 6:12] = 10.0
+    return first, second
+
+
+def _two_channel_model(tmp_path, **config):
+    """Classes A and B: where z-scored channel 1, respectively channel 2, is above its mean."""
+    weight = np.zeros((3, 2, 1, 1))
+    weight[1, 0] = weight[2, 1] = 10.0
+    return conv_package(
+        tmp_path,
+        "two_channels",
+        weight,
+        [0, 0, 0],
+        class_names=["bg", "A", "B"],
+        class_colors=["#000000", "#ff0000", "#00e5ff"],
+        **config,
+    )
+
+
+@needs_torch
+def test_a_two_channel_model_reads_two_coregistered_image_layers(
+    make_napari_viewer, qtbot, tmp_path
+):
+    viewer = make_napari_viewer()
+    first, second = _squares()
+    grid = {"scale": (1.0, 1.0), "translate": (5.0, -3.0)}
+    t1 = viewer.add_image(first, name="T1", **grid)
+    t2 = viewer.add_image(second, name="T2", **grid)
+    widget = UNetWidget(viewer)
+    widget.model.value = FROM_FILE
+    widget.model_file.value = _two_channel_model(tmp_path)
+    pickers = widget.channel_pickers
+    assert [p.label for p in pickers] == ["Channel 1", "Channel 2"]
+    assert [p.value for p in pickers] == [t1, t2]  # each channel defaults to its own layer
+    _run(widget, qtbot)
+    assert widget.controls.last_error is None, widget.controls.last_error
+    expected = (first > 0).astype(np.uint8) + 2 * (second > 0)
+    out = viewer.layers["T1 U-Net"]
+    np.testing.assert_array_equal(out.data, expected)
+    np.testing.assert_allclose(out.translate, (5.0, -3.0))
+    # swapped inputs swap the classes: the channels reach the network in the pickers' order
+    pickers[0].value, pickers[1].value = t2, t1
+    _run(widget, qtbot)
+    np.testing.assert_array_equal(viewer.layers["T2 U-Net"].data, (second > 0) + 2 * (first > 0))
+    # a 1-channel model has one picker again
+    widget.model_file.value = tiny_package(tmp_path)
+    assert [p.label for p in widget.channel_pickers] == ["Image"]
+    assert widget.extra_channels == []
+
+
+@needs_torch
+def test_channels_that_are_not_coregistered_are_refused_inline(
+    make_napari_viewer, qtbot, tmp_path
+):
+    viewer = make_napari_viewer()
+    first, second = _squares()
+    t1 = viewer.add_image(first, name="T1", scale=(0.5, 0.5))
+    moved = viewer.add_image(second, name="T2 moved", scale=(0.5, 0.5), translate=(1.0, 0.0))
+    coarse = viewer.add_image(second[::2], name="T2 coarse", scale=(1.0, 0.5))
+    widget = UNetWidget(viewer)
+    widget.model.value = FROM_FILE
+    widget.model_file.value = _two_channel_model(tmp_path)
+    before = [layer.name for layer in viewer.layers]
+    cases = [
+        (moved, "'T2 moved' is not on the grid of Channel 1 'T1' (origin (0, 0) vs (1, 0) mm)"),
+        (coarse, "(shape (12, 14) vs (6, 14); spacing (0.5, 0.5) vs (1, 0.5) mm)"),
+        (t1, "Channel 2 and Channel 1 are both 'T1'"),
+    ]
+    for layer, message in cases:
+        widget.extra_channels[0].value = layer
+        widget.run()
+        assert widget.worker is None  # refused before any work
+        problem = widget.controls.last_error
+        assert message in problem and problem.count("\n") == 0, problem
+    assert [layer.name for layer in viewer.layers] == before
+
+
+def _nested_image():
+    image = np.zeros((12, 14), np.float32)
+    image[2:10, 2:12] = 1.0  # outer structure
+    image[4:8, 5:9] = 2.0  # inner structure, inside the outer one
+    return image
+
+
+def _multilabel_model(tmp_path, name, image, levels):
+    """Sigmoid structures "outer" and "inner": z-scored intensity above the given levels."""
+    from napari_segtools.core.unet._preprocess import normalize
+
+    z = np.unique(normalize(image, {"method": "zscore"}))  # the three z-values, ascending
+    cuts = [(z[level - 1] + z[level]) / 2 for level in levels]
+    return conv_package(
+        tmp_path,
+        name,
+        np.full((2, 1, 1, 1), 10.0),
+        [-10.0 * c for c in cuts],
+        class_names=["outer", "inner"],
+        class_colors=["#39ff14", "#ff3ec8"],
+        output="sigmoid",
+    )
+
+
+@needs_torch
+def test_a_multilabel_model_gives_one_labels_layer_per_structure(
+    make_napari_viewer, qtbot, tmp_path
+):
+    from napari_segtools._qt.evaluation_widget import EvaluationWidget
+
+    viewer = make_napari_viewer()
+    image = _nested_image()
+    viewer.add_image(image, name="img", scale=(1.0, 1.0))
+    outer, inner = (image >= 1).astype(np.uint8), (image == 2).astype(np.uint8)
+    widget = UNetWidget(viewer)
+    widget.model.value = FROM_FILE
+    widget.model_file.value = _multilabel_model(tmp_path, "nested", image, (1, 2))
+    assert "multilabel (sigmoid): outer, inner" in widget.info.value
+    widget.probabilities.value = widget.uncertainty.value = True
+    _run(widget, qtbot)
+    assert widget.controls.last_error is None, widget.controls.last_error
+    layers = {name: viewer.layers[f"img {name}"] for name in ("outer", "inner")}
+    # uncertainty: per voxel the larger of the two structures' binary entropies (in bits)
+    p = np.clip([viewer.layers[f"img U-Net P({n})"].data for n in ("outer", "inner")], 1e-12, 1)
+    bits = -(p * np.log2(p) + (1 - p) * np.log2(np.clip(1 - p, 1e-12, 1)))
+    np.testing.assert_allclose(viewer.layers["img U-Net entropy"].data, bits.max(0), atol=1e-5)
+    np.testing.assert_array_equal(layers["outer"].data, outer)  # overlap: both keep the core
+    np.testing.assert_array_equal(layers["inner"].data, inner)
+    assert "img U-Net" not in viewer.layers
+    for (name, layer), colour in zip(layers.items(), ("#39ff14", "#ff3ec8"), strict=True):
+        assert list(layer.features["name"]) == ["background", name]  # hover name
+        rgb = np.array([int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+        np.testing.assert_allclose(layer.colormap.map(np.array([1]))[0][:3], rgb, atol=1e-6)
+        assert layer.metadata["napari_segtools_output"] == "U-Net inference"
+    assert viewer.layers["img U-Net P(inner)"].data[6, 6] > 0.99
+    assert "outer 80, inner 16 voxels" in widget.controls.status.value
+    assert changed_message(96) in widget.controls.status.value
+
+    # each structure is evaluated on its own in the Evaluation panel
+    viewer.add_labels(inner, name="inner reference")
+    evaluation = EvaluationWidget(viewer)
+    offered = [layer.name for layer in evaluation.prediction.choices if layer is not None]
+    assert {"img outer", "img inner"} <= set(offered)
+    dice = {}
+    for name in ("inner", "outer"):
+        evaluation.reference.value = viewer.layers["inner reference"]
+        evaluation.prediction.value = layers[name]
+        evaluation.controls.run_button.changed.emit(True)
+        qtbot.waitUntil(lambda: evaluation.result is not None, timeout=20_000)
+        qtbot.waitUntil(lambda: not evaluation.worker.is_running, timeout=5_000)
+        dice[name] = evaluation.result.report.per_label[1]["dice"]
+        evaluation.result = None
+    assert dice == {"inner": 1.0, "outer": pytest.approx(2 * 16 / (16 + 80))}
+
+    # a second run writes the same layers; one Ctrl+Z on each takes it back, the next empties it
+    widget.model_file.value = _multilabel_model(tmp_path, "swapped", image, (2, 1))
+    _run(widget, qtbot)
+    np.testing.assert_array_equal(layers["outer"].data, inner)
+    np.testing.assert_array_equal(layers["inner"].data, outer)
+    canvas = viewer.window._qt_viewer.canvas.native
+    for layer, first in ((layers["outer"], outer), (layers["inner"], inner)):
+        viewer.layers.selection.active = layer
+        qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+        np.testing.assert_array_equal(layer.data, first)
+        layer.undo()
+        assert not layer.data.any()
+        layer.redo()
+        np.testing.assert_array_equal(layer.data, first)
+
+
+@needs_torch
+def test_the_padding_choice_shows_at_the_image_border(make_napari_viewer, qtbot, tmp_path):
+    from scipy import ndimage
+
+    from napari_segtools.core.unet._preprocess import normalize
+
+    viewer = make_napari_viewer()
+    image = np.random.default_rng(3).random((6, 7)).astype(np.float32)  # smaller than a window
+    viewer.add_image(image, name="img")
+    # one 3x3 box filter: a border voxel's output sums the padded values next to it
+    model = conv_package(
+        tmp_path,
+        "box",
+        np.ones((1, 1, 3, 3)),
+        [0.0],
+        class_names=["bright"],
+        class_colors=["#ff0000"],
+        output="sigmoid",
+        padding="reflect",
+    )
+    widget = UNetWidget(viewer)
+    widget.model.value = FROM_FILE
+    widget.model_file.value = model
+    assert widget.padding.value == "reflect"  # the model config's choice is the default
+    assert [value for _, value in PADDINGS] == list(PADDING_MODES)
+    widget.probabilities.value = True
+    z = normalize(image, {"method": "zscore"})
+    pads = {
+        "edge": np.pad(z, 1, mode="edge"),
+        "minimum": np.pad(z, 1, constant_values=z.min()),
+        "reflect": np.pad(z, 1, mode="reflect"),
+        "constant": np.pad(z, 1),  # 0: the image mean after z-scoring
+    }
+    seen = {}
+    for mode, padded in pads.items():
+        widget.padding.value = mode
+        _run(widget, qtbot)
+        assert widget.controls.last_error is None, widget.controls.last_error
+        seen[mode] = viewer.layers["img U-Net P(bright)"].data.copy()
+        box = ndimage.correlate(padded, np.ones((3, 3)), mode="constant")[1:-1, 1:-1]
+        np.testing.assert_allclose(seen[mode], 1 / (1 + np.exp(-box)), atol=1e-5)
+    inside = (slice(1, -1), slice(1, -1))
+    for mode in ("minimum", "reflect", "constant"):
+        np.testing.assert_allclose(seen[mode][inside], seen["edge"][inside], atol=1e-5)
+        assert np.abs(seen[mode] - seen["edge"]).max() > 0.01  # the border tells them apart

@@ -29,6 +29,7 @@ _WIDGETS = {
     "Evaluation": ("evaluation_widget", "EvaluationWidget"),
     "Segments": ("segments_widget", "SegmentsWidget"),
     "Classifier": ("classifier_widget", "ClassifierWidget"),
+    "Cohort": ("cohort_widget", "CohortWidget"),
 }
 
 

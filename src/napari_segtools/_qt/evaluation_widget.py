@@ -44,6 +44,7 @@ from ._common import Section, layer_choices, themed
 from ._distance_plot import PLOT_KINDS, DistancePlot
 from ._dock import ScrollDock
 from ._evaluation_inputs import pair_problem, prepare_inputs
+from ._lesion_panel import LesionSection
 from ._metrics_table import MetricsTable, WarningsList
 from ._pitfall_picker import PitfallPicker
 from ._worker import RunControls, run_generator
@@ -190,6 +191,15 @@ class EvaluationWidget(ScrollDock):
             step=0.1,
             tooltip="Boundary distance (mm) under which a boundary voxel counts as correct in NSD",
         )
+        self.boundary_band_mm = FloatSpinBox(
+            label="Boundary band (mm)",
+            value=1.0,
+            min=0.01,
+            max=1000.0,
+            step=0.5,
+            tooltip="Band width of Boundary IoU: each mask's voxels within this distance (mm) of "
+            "its outside, and at least its rim",
+        )
         self.beta = FloatSpinBox(
             label="F-beta beta",
             value=1.0,
@@ -206,6 +216,16 @@ class EvaluationWidget(ScrollDock):
             step=1.0,
             tooltip="Percentile of the robust Hausdorff distance; its column is named for it "
             "(hd95 at 95, hd90 at 90, hd99_5 at 99.5; 100 = plain HD)",
+        )
+        self.hd_variant = ComboBox(
+            label="HD variant",
+            value="directed_max",
+            choices=[
+                ("max of directed (MONAI)", "directed_max"),
+                ("pooled (medpy, seg-metrics)", "pooled"),
+            ],
+            tooltip="Robust Hausdorff: the larger of the two directed percentiles, or the "
+            "percentile of both directions' distances pooled",
         )
         self.empty = ComboBox(
             label="Empty masks",
@@ -252,8 +272,8 @@ class EvaluationWidget(ScrollDock):
         self.show_all = CheckBox(
             text="Show all metrics",
             value=False,
-            tooltip="Show every column (TP, FP, FN, TN, accuracy, precision, recall, ...); "
-            "unticked: Dice, IoU, HD, MASD, NSD and volumes",
+            tooltip="Show every column (TP, FP, FN, TN, binary accuracy, precision, recall, "
+            "MCC, ...); unticked: Dice, IoU, Boundary IoU, HD, MASD, NSD and volumes",
         )
         self.copy_button = PushButton(text="Copy", tooltip="Copy the table (tab-separated)")
         self.csv_button = PushButton(
@@ -299,19 +319,28 @@ class EvaluationWidget(ScrollDock):
                 self.all_labels,
                 self.label_ids,
                 self.nsd_tolerance_mm,
+                self.boundary_band_mm,
                 self.auto_update,
                 self.show_overlays,
             ],
         )
         self.advanced = Section(
             "Advanced",
-            [self.beta, self.hd_percentile, self.surface, self.empty, *self.thresholds.values()],
+            [
+                self.beta,
+                self.hd_percentile,
+                self.hd_variant,
+                self.surface,
+                self.empty,
+                *self.thresholds.values(),
+            ],
             expanded=False,
         )
         self.results_section = Section(
             "Results",
             [
                 _boxed(self.table),
+                _boxed(self.table.summary),
                 self.show_all,
                 export,
                 Label(value="Warnings"),
@@ -322,6 +351,8 @@ class EvaluationWidget(ScrollDock):
             "Overlays",
             [self.legend, self.overlay_label, self.jump_button, self.plot_kind, _boxed(self.plot)],
         )
+        #: lesion mode: each connected component matched, a row per lesion, the lesion layer
+        self.lesions = LesionSection(self)
         #: every section, inside :attr:`scroll` (napari docks a magicgui widget's ``native``,
         #: which for ``scrollable=True`` is the widget inside the scroll area, so the scroll
         #: area is made here, inside the docked widget)
@@ -333,6 +364,7 @@ class EvaluationWidget(ScrollDock):
                 self.controls,
                 self.results_section,
                 self.overlays_section,
+                self.lesions,
             ],
             on_close=self._on_close,
         )
@@ -348,8 +380,10 @@ class EvaluationWidget(ScrollDock):
         self.label_ids.changed.connect(self._on_options_changed)
         for option in (
             self.nsd_tolerance_mm,
+            self.boundary_band_mm,
             self.beta,
             self.hd_percentile,
+            self.hd_variant,
             self.empty,
             self.surface,
             *self.thresholds.values(),
@@ -392,6 +426,7 @@ class EvaluationWidget(ScrollDock):
         self._timer.stop()
         self._unwatch_data()
         self.picker.teardown()
+        self.lesions.teardown()
         self._generation += 1  # staged display steps still queued do nothing
         if self._busy():
             self.worker.quit()
@@ -499,6 +534,7 @@ class EvaluationWidget(ScrollDock):
             layer.events.paint.connect(self._on_data_changed)
             layer.events.data.connect(self._on_data_changed)
         problem, _note = self._check_pair()
+        self.lesions.on_inputs_changed(problem)
         if problem:
             self._clear_results()
         elif self.result is not None:
@@ -513,6 +549,7 @@ class EvaluationWidget(ScrollDock):
         self._say_state()
 
     def _on_data_changed(self, _event=None) -> None:
+        self.lesions.mark_stale()
         if self.result is not None:
             self.stale = True
             self._say_state()
@@ -604,6 +641,8 @@ class EvaluationWidget(ScrollDock):
             nsd_tolerance_mm=float(self.nsd_tolerance_mm.value),
             beta=float(self.beta.value),
             hd_percentile=float(self.hd_percentile.value),
+            hd_variant=self.hd_variant.value,
+            boundary_band_mm=float(self.boundary_band_mm.value),
             surface=self.surface.value,
             empty=self.empty.value,
             thresholds=tuple((k, float(w.value)) for k, w in self.thresholds.items()),
@@ -649,6 +688,7 @@ class EvaluationWidget(ScrollDock):
             "distance": f"{base} boundary distance",
             "points": f"{base} Hausdorff points",
             "line": f"{base} Hausdorff line",
+            "lesions": f"{base} lesions",
         }
 
     def output_layers(self) -> list:
@@ -669,28 +709,30 @@ class EvaluationWidget(ScrollDock):
             None,
         )
 
-    def _own_metadata(self, role: str, description: str) -> dict:
+    def _own_metadata(self, role: str, description: str, source=None) -> dict:
         return {
-            **self._pair[0].metadata,
+            **(self._pair[0] if source is None else source).metadata,
             _OUTPUT_KEY: description,
             _ROLE_KEY: role,
             _PANEL_KEY: self._token,
         }
 
-    def _remove_outputs(self) -> None:
+    def _remove_outputs(self, *, keep: tuple[str, ...] = ()) -> None:
         for layer in self.output_layers():
-            self.viewer.layers.remove(layer)
+            if layer.metadata.get(_ROLE_KEY) not in keep:
+                self.viewer.layers.remove(layer)
 
-    def _put_layer(self, role: str, data, *, kind: str, description: str, **style):
+    def _put_layer(self, role: str, data, *, kind: str, description: str, pair=None, **style):
         """Show ``data`` in this panel's ``role`` layer: its data updated in place when it fits.
 
         A layer is created only the first time (or when the shape or type changed); style
         arguments apply to a new layer only, so an update is one data assignment (one refresh).
         The layer is named like the prediction; a user's layer of that name is left alone (napari
-        then numbers the new name).
+        then numbers the new name). ``pair`` is the (reference, prediction) the layer shows,
+        the last evaluated by default.
         """
-        source = self._pair[0]
-        name = self._output_names()[role]
+        source, prediction = self._pair if pair is None else pair
+        name = self._output_names(prediction)[role]
         layer_type = {"labels": Labels, "image": Image, "points": Points, "vectors": Vectors}[kind]
         layer = self._own_layer(role)
         fits = (
@@ -708,7 +750,7 @@ class EvaluationWidget(ScrollDock):
                 scale=source.scale,
                 translate=source.translate,
                 affine=source.affine,
-                metadata=self._own_metadata(role, description),
+                metadata=self._own_metadata(role, description, source),
                 **style,
             )
         layer.data = data
@@ -718,7 +760,7 @@ class EvaluationWidget(ScrollDock):
                 setattr(layer, key, value)
         if not np.allclose(layer.affine.affine_matrix, source.affine.affine_matrix):
             layer.affine = source.affine
-        layer.metadata = self._own_metadata(role, description)
+        layer.metadata = self._own_metadata(role, description, source)
         if layer.name != name:
             layer.name = name
         if not layer.visible:
@@ -740,7 +782,7 @@ class EvaluationWidget(ScrollDock):
         self.warnings.show_warnings(report.warnings)
         self.jump_button.enabled = False
         if result.error_map is None:
-            self._remove_outputs()
+            self._remove_outputs(keep=("lesions",))
             self.result, self.stale = result, False
             self.plot.clear_plot("overlays are off")
             self._say_state()
@@ -853,8 +895,10 @@ class EvaluationWidget(ScrollDock):
     def _on_show_overlays(self, show: bool) -> None:
         """Show or hide the drawn overlays at once (the next evaluation draws them or not)."""
         for layer in self.output_layers():
-            if layer.metadata.get(_ROLE_KEY) in ("points", "line") and show:
-                continue  # the markers come back with the next jump
+            if layer.metadata.get(_ROLE_KEY) == "lesions" or (
+                layer.metadata.get(_ROLE_KEY) in ("points", "line") and show
+            ):
+                continue  # the markers come back with the next jump; lesions are not overlays
             if layer.visible != bool(show):
                 layer.visible = bool(show)
 

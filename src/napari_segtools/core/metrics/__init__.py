@@ -9,23 +9,61 @@ from one distance computation, call :func:`compute_surface_distances` and the me
 :class:`SurfaceDistances` it returns.
 """
 
+from ..cohort import (
+    CohortSummary,
+    CohortTable,
+    PairedComparison,
+    Ranking,
+    compare_paired,
+    higher_is_better,
+    rank_methods,
+    read_cohort_table,
+    summarize,
+)
 from ._common import EMPTY_POLICIES
 from .accumulate import MetricAccumulator
+from .boundary import boundary_iou
+from .calibration import (
+    CALIBRATION_METRICS,
+    CalibrationReport,
+    ReliabilityBins,
+    calibration,
+    reliability_diagram,
+)
 from .evaluate import evaluate, iter_evaluate
+from .instances import (
+    INSTANCE_MATCHINGS,
+    INSTANCE_PRESETS,
+    STATUS_CODES,
+    InstanceReport,
+    evaluate_instances,
+    iter_evaluate_instances,
+)
 from .overlap import (
     Confusion,
     accuracy,
+    cohen_kappa,
     confusion_matrix,
     dice,
     f1_score,
     fbeta_score,
     jaccard,
+    matthews_correlation,
+    pixel_accuracy,
     precision,
     recall,
     specificity,
     volume_similarity,
 )
 from .pitfalls import PitfallThresholds
+from .raters import (
+    RaterAgreement,
+    RaterScores,
+    Repeatability,
+    rater_agreement,
+    repeatability,
+    score_against_raters,
+)
 from .report import (
     METRIC_NAMES,
     EvaluationReport,
@@ -35,6 +73,7 @@ from .report import (
     write_report,
 )
 from .surface import (
+    HD_VARIANTS,
     SURFACE_CONVENTIONS,
     SurfaceDistances,
     average_symmetric_surface_distance,
@@ -77,6 +116,41 @@ __all__ = [
     "normalized_surface_distance",
     "cldice",
     "center_distance",
+    # new in this release
+    "HD_VARIANTS",
+    "boundary_iou",
+    "matthews_correlation",
+    "pixel_accuracy",
+    "cohen_kappa",
+    # objects and lesions
+    "INSTANCE_MATCHINGS",
+    "INSTANCE_PRESETS",
+    "STATUS_CODES",
+    "InstanceReport",
+    "evaluate_instances",
+    "iter_evaluate_instances",
+    # cohorts
+    "CohortTable",
+    "CohortSummary",
+    "PairedComparison",
+    "Ranking",
+    "read_cohort_table",
+    "higher_is_better",
+    "summarize",
+    "compare_paired",
+    "rank_methods",
+    # raters and calibration
+    "RaterAgreement",
+    "RaterScores",
+    "Repeatability",
+    "rater_agreement",
+    "repeatability",
+    "score_against_raters",
+    "CALIBRATION_METRICS",
+    "CalibrationReport",
+    "ReliabilityBins",
+    "calibration",
+    "reliability_diagram",
 ]
 
 #: Old public names kept one release; each warns FutureWarning and names its replacement.

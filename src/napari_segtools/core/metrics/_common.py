@@ -14,8 +14,8 @@ EMPTY_POLICIES = {
     ),
     "worst": (
         "worst: when exactly one of reference/prediction is empty, every undefined value takes "
-        "the metric's worst value (0 for ratios, the image diagonal for distances); both empty "
-        "stays NaN"
+        "the metric's worst value (0 for ratios, -1 for MCC, the image diagonal for distances); "
+        "both empty stays NaN"
     ),
 }
 

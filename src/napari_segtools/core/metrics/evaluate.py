@@ -16,6 +16,7 @@ from .._validate import (
     check_choice,
     check_distance,
     check_labels,
+    check_number,
     check_percentile,
     check_same_shape,
     check_spacing,
@@ -29,10 +30,26 @@ from ._common import (
     length_unit,
 )
 from ._surfels import crop_box
-from .overlap import counts_of, overlap_ratios
+from .boundary import boundary_iou_of_masks
+from .overlap import (
+    DENSE_IDS,
+    WORST,
+    Confusion,
+    agreement_scores,
+    class_totals,
+    counts_of,
+    overlap_ratios,
+)
 from .pitfalls import PitfallThresholds, image_pitfalls, label_pitfalls
-from .report import EvaluationReport, hd_key, metric_names
-from .surface import SURFACE_CONVENTIONS, crop_distances
+from .report import (
+    AGGREGATION,
+    OVERALL_NAMES,
+    POOLED_NAMES,
+    EvaluationReport,
+    hd_key,
+    metric_names,
+)
+from .surface import HD_VARIANTS, SURFACE_CONVENTIONS, crop_distances
 from .topology import center_distance_of_masks, cldice_of_masks, count_components, holes
 
 _DISTANCES = ("hd", "hd95", "assd", "masd", "center_distance")
@@ -42,7 +59,7 @@ _COUNTS = ("tp", "fp", "fn", "tn", "reference_components", "prediction_component
 def _units(spacing, ndim: int, names: tuple[str, ...], key: str) -> dict[str, str]:
     length = length_unit(spacing)
     volume = f"{length}^{ndim}"
-    units = dict.fromkeys(names, "")
+    units = dict.fromkeys((*names, *OVERALL_NAMES), "")
     units.update(dict.fromkeys(_DISTANCES, length))
     units.pop("hd95")
     units[key] = length
@@ -57,10 +74,6 @@ def _check_labels_arg(labels) -> list[int] | None:
     if not values or any(int(v) != v or v <= 0 for v in values):
         raise ValueError(f"`labels` must be positive integer label ids; got {labels!r}")
     return sorted({int(v) for v in values})
-
-
-#: largest label id boxed directly; above it the ids present are renumbered first
-_DENSE_IDS = 1 << 16
 
 
 def _compact_index(ids: np.ndarray, label: int) -> int:
@@ -83,7 +96,7 @@ def _label_boxes(ref: np.ndarray, pred: np.ndarray, labels: list[int] | None) ->
         return {} if labels is None and box is None else {1: box}
     arrays = [a.view(np.uint8) if a.dtype == bool else a for a in (ref, pred)]
     ids = None
-    if max(int(a.max(initial=0)) for a in arrays) > _DENSE_IDS:
+    if max(int(a.max(initial=0)) for a in arrays) > DENSE_IDS:
         # find_objects keeps one slot per id up to the largest: number the ids present 1..n
         # first, so cost follows the number of labels, not the largest id (up to 2**64 - 1)
         ids = np.union1d(*[np.unique(a) for a in arrays])
@@ -118,9 +131,12 @@ class _LabelOptions:
     beta: float
     hd_percentile: float
     hd_key: str
+    hd_variant: str
+    boundary_band_mm: float
     empty: str
     diagonal: float
     cldice: bool
+    single_slice: bool  # a 3-D image of one plane (Lee's thinning then skips two directions)
 
 
 def _iter_label_values(r, p, offset, total, opts: _LabelOptions, progress: Progress):
@@ -144,11 +160,14 @@ def _iter_label_values(r, p, offset, total, opts: _LabelOptions, progress: Progr
         "reference_volume": (c.tp + c.fn) * voxel_volume,
         "prediction_volume": (c.tp + c.fp) * voxel_volume,
         "hd": sd.hausdorff(percentile=100),
-        opts.hd_key: sd.hausdorff(percentile=opts.hd_percentile),
+        opts.hd_key: sd.hausdorff(percentile=opts.hd_percentile, variant=opts.hd_variant),
         "assd": sd.assd(),
         "masd": sd.masd(),
         "nsd": sd.nsd(tolerance_mm=opts.nsd_tolerance_mm),
-        "cldice": cldice_of_masks(r, p) if opts.cldice else float("nan"),
+        "boundary_iou": boundary_iou_of_masks(r, p, opts.spacing, opts.boundary_band_mm),
+        "cldice": (
+            cldice_of_masks(r, p, single_slice=opts.single_slice) if opts.cldice else float("nan")
+        ),
         "center_distance": center_distance_of_masks(r, p, opts.spacing),
         "reference_components": count_components(r),
         "prediction_components": count_components(p),
@@ -157,7 +176,9 @@ def _iter_label_values(r, p, offset, total, opts: _LabelOptions, progress: Progr
     values = {
         k: int(v)
         if k in _COUNTS
-        else apply_empty(v, case, opts.empty, opts.diagonal if k in distances else 0.0)
+        else apply_empty(
+            v, case, opts.empty, opts.diagonal if k in distances else WORST.get(k, 0.0)
+        )
         for k, v in raw.items()
     }
     facts = {"ndim": r.ndim, "holes_pred_only": 0, "holes_ref_only": 0}
@@ -165,6 +186,29 @@ def _iter_label_values(r, p, offset, total, opts: _LabelOptions, progress: Progr
         facts["holes_pred_only"] = int(np.count_nonzero(holes(p) & r))
         facts["holes_ref_only"] = int(np.count_nonzero(holes(r) & p))
     return values, case, facts
+
+
+def _pooled(values: Iterable[dict]) -> dict[str, float]:
+    """TP, FP, FN summed over the labels and the ratios of those sums (voxel-weighted)."""
+    rows = list(values)
+    counts = {k: sum(int(v[k]) for v in rows) for k in ("tp", "fp", "fn")}
+    ratios = overlap_ratios(Confusion(**counts, tn=0))  # TN is not used by these ratios
+    return {name: counts[name] if name in counts else ratios[name] for name in POOLED_NAMES}
+
+
+def _overall(ref: np.ndarray, pred: np.ndarray, per_label: dict | None) -> dict[str, float]:
+    """Pixel accuracy and Cohen's kappa of the whole label maps.
+
+    With ``per_label`` holding every label present, the class totals are its counts (the
+    background's is the rest); otherwise the maps are counted.
+    """
+    agree = int(np.count_nonzero(ref == pred))
+    if per_label is None:
+        return agreement_scores(agree, *class_totals(ref, pred))
+    totals = np.array([[v["tp"] + v["fn"], v["tp"] + v["fp"]] for v in per_label.values()])
+    totals = totals.reshape(-1, 2)
+    background = ref.size - totals.sum(axis=0)
+    return agreement_scores(agree, [background[0], *totals[:, 0]], [background[1], *totals[:, 1]])
 
 
 @renamed_keywords(nsd_tolerance="nsd_tolerance_mm")
@@ -177,6 +221,8 @@ def iter_evaluate(
     nsd_tolerance_mm: float = 1.0,
     beta: float = 1.0,
     hd_percentile: float = 95,
+    hd_variant: str = "directed_max",
+    boundary_band_mm: float = 1.0,
     surface: str = "voxel",
     empty: str = "nan",
     cldice: bool = True,
@@ -193,7 +239,9 @@ def iter_evaluate(
         Label images on the same grid (0 = background).
     spacing : sequence of float or None
         Voxel size in mm; required. An explicit None means voxel units.
-    labels, nsd_tolerance_mm, beta, hd_percentile, surface, empty, cldice, **pitfall_thresholds
+    labels, nsd_tolerance_mm, beta, hd_percentile, hd_variant, boundary_band_mm
+        As :func:`evaluate`.
+    surface, empty, cldice, **pitfall_thresholds
         As :func:`evaluate`.
 
     Yields
@@ -220,6 +268,7 @@ def iter_evaluate(
         spacing = check_spacing(spacing, ref.ndim, array_name="reference")
     check_choice(surface, "surface", SURFACE_CONVENTIONS)
     check_choice(empty, "empty", EMPTY_POLICIES)
+    check_choice(hd_variant, "hd_variant", HD_VARIANTS)
     opts = _LabelOptions(
         spacing=spacing,
         surface=surface,
@@ -227,13 +276,17 @@ def iter_evaluate(
         beta=check_beta(beta),
         hd_percentile=check_percentile(hd_percentile, "hd_percentile"),
         hd_key=hd_key(hd_percentile),
+        hd_variant=hd_variant,
+        boundary_band_mm=check_number(boundary_band_mm, "boundary_band_mm", low=0, open_low=True),
         empty=empty,
         diagonal=diagonal(ref.shape, spacing),
         cldice=bool(cldice),
+        single_slice=ref.ndim == 3 and ref.shape[0] == 1,
     )
     names = metric_names(hd_percentile=opts.hd_percentile)
     thresholds = PitfallThresholds.from_kwargs(pitfall_thresholds)
-    boxes = _label_boxes(ref, pred, _check_labels_arg(labels))
+    label_arg = _check_labels_arg(labels)
+    boxes = _label_boxes(ref, pred, label_arg)
     label_ids = list(boxes)
     prose_unit = "voxels" if spacing is None else "mm"
     per_label, cases, warnings = {}, {}, list(image_pitfalls(spacing, thresholds))
@@ -254,6 +307,8 @@ def iter_evaluate(
         finite = column[np.isfinite(column)]
         mean[name] = float(finite.mean()) if len(finite) else float("nan")
         not_nan[name] = int(len(finite))
+    pooled = _pooled(per_label.values())
+    overall = _overall(ref, pred, per_label if label_arg is None else None)
     settings = {
         "spacing": None if spacing is None else list(spacing),
         "labels": label_ids,
@@ -261,6 +316,9 @@ def iter_evaluate(
         "beta": opts.beta,
         "hd_percentile": opts.hd_percentile,
         "hd_key": opts.hd_key,
+        "hd_variant": hd_variant,
+        "hd_variant_definition": HD_VARIANTS[hd_variant],
+        "boundary_band_mm": opts.boundary_band_mm,
         "surface": surface,
         "surface_convention": SURFACE_CONVENTIONS[surface],
         "empty": empty,
@@ -268,6 +326,7 @@ def iter_evaluate(
         "distance_unit": length_unit(spacing),
         "cldice": opts.cldice,
         "pitfall_thresholds": thresholds.as_dict(),
+        "aggregation": AGGREGATION,
     }
     if spacing is None:
         settings["units_note"] = VOXEL_UNITS_NOTE
@@ -281,6 +340,8 @@ def iter_evaluate(
         warnings=tuple(warnings),
         settings=settings,
         metric_names=names,
+        pooled=pooled,
+        overall=overall,
     )
 
 
@@ -294,12 +355,14 @@ def evaluate(
     nsd_tolerance_mm: float = 1.0,
     beta: float = 1.0,
     hd_percentile: float = 95,
+    hd_variant: str = "directed_max",
+    boundary_band_mm: float = 1.0,
     surface: str = "voxel",
     empty: str = "nan",
     cldice: bool = True,
     **pitfall_thresholds,
 ) -> EvaluationReport:
-    """Evaluate a segmentation against a reference: every metric, per label and averaged.
+    """Evaluate a segmentation against a reference: every metric per label, and summaries.
 
     Parameters
     ----------
@@ -319,6 +382,13 @@ def evaluate(
     hd_percentile : float
         Percentile of the robust Hausdorff distance; its column is named for it by
         :func:`hd_key` (``hd95`` at 95, ``hd90`` at 90, ``hd99_5`` at 99.5).
+    hd_variant : {"directed_max", "pooled"}
+        Robust Hausdorff variant (see ``HD_VARIANTS``): the larger of the two directed
+        percentiles (MONAI, MetricsReloaded), or the percentile of both directions pooled
+        (medpy's ``hd95``, seg-metrics). Named in ``settings["hd_variant"]``.
+    boundary_band_mm : float
+        Band width d (> 0) of Boundary IoU in mm (voxels when ``spacing`` is None): each mask's
+        voxels within d of its outside, and at least its face-connected rim.
     surface : {"voxel", "surfel"}
         Surface convention for HD, HDp, ASSD, MASD and NSD (see ``SURFACE_CONVENTIONS``).
     empty : {"nan", "worst"}
@@ -332,9 +402,12 @@ def evaluate(
     Returns
     -------
     EvaluationReport
-        ``per_label`` values keyed by ``report.metric_names``, their means over labels
-        (undefined values excluded, with the counts in ``not_nan_count``), the empty case per
-        label, units, pitfall warnings and the settings.
+        ``per_label`` values keyed by ``report.metric_names``; ``mean``, their unweighted means
+        over labels (undefined values excluded, with the counts in ``not_nan_count``);
+        ``pooled``, the ratios of the counts summed over labels (voxel-weighted); ``overall``,
+        pixel accuracy and Cohen's kappa of the whole label maps (background included); the
+        empty case per label, units, pitfall warnings and the settings, which state the
+        aggregation (``settings["aggregation"]``).
 
     Raises
     ------
@@ -349,8 +422,15 @@ def evaluate(
     Each label is cropped to the bounding box of its union in both images; its surfaces and
     their nearest-neighbour distances are computed once and every surface metric derives from
     them. With ``empty="nan"`` an undefined value is NaN; with ``"worst"`` a label present in
-    only one image scores 0 for undefined ratios and the image diagonal for distances. Both
-    empty always gives NaN (case ``"both_empty"``).
+    only one image scores 0 for undefined ratios (-1 for MCC) and the image diagonal for
+    distances. Both empty always gives NaN (case ``"both_empty"``).
+
+    A label row is that label against everything else: its ``binary_accuracy`` counts the
+    other labels' voxels as true negatives, so its mean over labels is not the accuracy of a
+    multi-label map; that is ``overall["pixel_accuracy"]``. The mean gives a small structure
+    the weight of a large one, the pooled row weighs voxels, so comparing the two shows whether
+    large structures dominate. Per-component (lesion-wise) scores are the business of
+    ``evaluate_instances`` (``core.metrics.instances``), not of this function.
 
     Examples
     --------
@@ -358,6 +438,8 @@ def evaluate(
     >>> report = evaluate(ref, np.roll(ref, 1, axis=1), spacing=(1.0, 1.0), hd_percentile=90)
     >>> report.per_label[1]["dice"], report.per_label[1]["hd"], report.hd_key
     (0.75, 1.0, 'hd90')
+    >>> report.pooled["dice"], report.overall["pixel_accuracy"]
+    (0.75, 0.875)
     """
     return run_to_completion(
         iter_evaluate(
@@ -368,6 +450,8 @@ def evaluate(
             nsd_tolerance_mm=nsd_tolerance_mm,
             beta=beta,
             hd_percentile=hd_percentile,
+            hd_variant=hd_variant,
+            boundary_band_mm=boundary_band_mm,
             surface=surface,
             empty=empty,
             cldice=cldice,

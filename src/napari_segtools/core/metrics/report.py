@@ -12,15 +12,18 @@ from pathlib import Path
 
 #: Report columns, in display order, with the robust Hausdorff at the default 95th percentile
 #: (a report at another percentile names that column by :func:`hd_key`: ``hd90``, ``hd99_5``).
+#: ``binary_accuracy`` is one label against everything else; the accuracy of the whole label
+#: map is ``pixel_accuracy`` in :data:`OVERALL_NAMES`.
 METRIC_NAMES = (
     "tp",
     "fp",
     "fn",
     "tn",
-    "accuracy",
+    "binary_accuracy",
     "precision",
     "recall",
     "specificity",
+    "mcc",
     "fbeta",
     "f1",
     "iou",
@@ -33,11 +36,31 @@ METRIC_NAMES = (
     "assd",
     "masd",
     "nsd",
+    "boundary_iou",
     "cldice",
     "center_distance",
     "reference_components",
     "prediction_components",
 )
+
+#: The pooled (voxel-weighted) summary: confusion counts summed over the labels, then the ratios.
+POOLED_NAMES = ("tp", "fp", "fn", "precision", "recall", "iou", "dice")
+
+#: Scores of the whole label map (background and every label id as classes): the ``overall`` row.
+OVERALL_NAMES = ("pixel_accuracy", "cohen_kappa")
+
+#: How a report aggregates over labels (``settings["aggregation"]``).
+AGGREGATION = {
+    "per_label": "one row per label id: that label against everything else",
+    "mean": "unweighted mean over the evaluated labels: each label counts once, however large; "
+    "undefined (NaN) values are left out and the labels counted are in not_nan_count",
+    "pooled": "confusion counts (TP, FP, FN) summed over the evaluated labels, then the ratios: "
+    "voxel-weighted, so large structures dominate it",
+    "overall": "pixel accuracy and Cohen's kappa of the whole label maps, background and every "
+    "label id as classes, whatever `labels` selects",
+    "per_component": "not here: evaluate_instances (core.metrics.instances) matches connected "
+    "components and scores each",
+}
 
 
 def hd_key(percentile: float) -> str:
@@ -80,7 +103,7 @@ def metric_names(*, hd_percentile: float = 95) -> tuple[str, ...]:
 
     Examples
     --------
-    >>> metric_names(hd_percentile=90)[15:17]
+    >>> metric_names(hd_percentile=90)[16:18]
     ('hd', 'hd90')
     """
     key = hd_key(hd_percentile)
@@ -132,10 +155,17 @@ class EvaluationReport:
     warnings : tuple of PitfallWarning
         Pitfalls found.
     settings : dict
-        Every option used, with the stated surface convention.
+        Every option used, with the stated surface convention, HD variant and aggregation
+        (``settings["aggregation"]``, see :data:`AGGREGATION`).
     metric_names : tuple of str
         The columns of this report, in order: :data:`METRIC_NAMES` with the robust Hausdorff
         named for its percentile (``hd90`` at 90, see :func:`hd_key`).
+    pooled : dict[str, float]
+        :data:`POOLED_NAMES`: TP, FP, FN summed over the labels and the ratios of those sums
+        (voxel-weighted, beside the unweighted ``mean``).
+    overall : dict[str, float]
+        :data:`OVERALL_NAMES`: pixel accuracy and Cohen's kappa of the whole label maps
+        (background included).
 
     Examples
     --------
@@ -145,6 +175,8 @@ class EvaluationReport:
     >>> report = evaluate(ref, ref, spacing=None)
     >>> report.mean["dice"], report.units["hd"], report.hd_key
     (1.0, 'voxel', 'hd95')
+    >>> report.overall
+    {'pixel_accuracy': 1.0, 'cohen_kappa': 1.0}
     """
 
     per_label: dict[int, dict[str, float]]
@@ -155,22 +187,34 @@ class EvaluationReport:
     warnings: tuple[PitfallWarning, ...] = ()
     settings: dict = field(default_factory=dict)
     metric_names: tuple[str, ...] = METRIC_NAMES
+    pooled: dict[str, float] = field(default_factory=dict)
+    overall: dict[str, float] = field(default_factory=dict)
 
     @property
     def hd_key(self) -> str:
         """Key of the robust Hausdorff column (``"hd95"`` at the 95th percentile)."""
         return next(n for n in self.metric_names if n.startswith("hd") and n != "hd")
 
-    def to_rows(self) -> list[dict]:
-        """One dict per label plus a ``"mean"`` row: ``label``, ``case``, then every metric.
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The value columns of :meth:`to_rows`: the metrics, then :data:`OVERALL_NAMES`."""
+        return (*self.metric_names, *OVERALL_NAMES)
 
-        The mean row's ``case`` is empty; its values are the means over labels (NaN excluded).
+    def to_rows(self) -> list[dict]:
+        """One dict per label, then the ``"mean"``, ``"pooled"`` and ``"overall"`` rows.
+
+        Each row has ``label``, ``case`` (empty on the last three), then its values: every
+        metric for a label and for the mean over labels (NaN excluded), :data:`POOLED_NAMES` for
+        the pooled row and :data:`OVERALL_NAMES` for the overall row; a row leaves out the
+        columns it has no value for.
         """
         rows = [
             {"label": label, "case": self.cases[label], **values}
             for label, values in self.per_label.items()
         ]
         rows.append({"label": "mean", "case": "", **self.mean})
+        rows.append({"label": "pooled", "case": "", **self.pooled})
+        rows.append({"label": "overall", "case": "", **self.overall})
         return rows
 
     def to_dict(self, metadata: dict | None = None) -> dict:
@@ -210,7 +254,7 @@ class EvaluationReport:
         for key, value in {**(metadata or {}), **self.settings}.items():
             buffer.write(f"# {key}: {json.dumps(json_safe(value))}\n")
         buffer.write(f"# units: {json.dumps(self.units)}\n")
-        writer = csv.DictWriter(buffer, fieldnames=["label", "case", *self.metric_names])
+        writer = csv.DictWriter(buffer, fieldnames=["label", "case", *self.columns])
         writer.writeheader()
         writer.writerows(self.to_rows())
         from ..io import write_text_atomically

@@ -4,12 +4,15 @@ Two surface conventions are supported (see :data:`SURFACE_CONVENTIONS`); they gi
 numbers on the same masks, so every result says which one it used.
 
 - ``"voxel"`` (default): border voxels, as MONAI, medpy and MetricsReloaded define them.
-  HDp is the larger of the two directed p-th percentiles, each with numpy's linear
-  interpolation (MONAI / MetricsReloaded; medpy's ``hd95`` pools both directions first and
-  gives different numbers).
+  Percentiles use numpy's linear interpolation.
 - ``"surfel"``: area-weighted surface elements on the voxel-corner grid, as DeepMind's
-  ``surface-distance`` package defines them (Nikolov et al. 2021 NSD). HDp is the larger of the
-  two area-weighted directed percentiles (no interpolation), as that package computes it.
+  ``surface-distance`` package defines them (Nikolov et al. 2021 NSD). Percentiles are
+  area-weighted (no interpolation), as that package computes them.
+
+The robust Hausdorff distance HDp has two variants in use (see :data:`HD_VARIANTS`), which give
+different numbers on the same distances: ``"directed_max"`` (default), the larger of the two
+directed p-th percentiles (MONAI, MetricsReloaded, surface-distance), and ``"pooled"``, the
+p-th percentile of both directions' distances together (medpy's ``hd95``, seg-metrics).
 
 Nearest-surface distances are exact Euclidean distances in mm between element positions,
 found with a k-d tree on the surface elements only (the same values a Euclidean distance
@@ -32,6 +35,18 @@ from ._surfels import CONVENTIONS, ELEMENT_ORIGIN, crop_box, surface_elements
 
 #: Surface convention name -> one-line statement of its definition.
 SURFACE_CONVENTIONS = CONVENTIONS
+
+#: Robust Hausdorff (HDp) variant name -> one-line statement of its definition.
+HD_VARIANTS = {
+    "directed_max": (
+        "directed_max: HDp = max(P_p(d(R->P)), P_p(d(P->R))), the larger of the two directed "
+        "p-th percentiles (MONAI, MetricsReloaded, surface-distance)"
+    ),
+    "pooled": (
+        "pooled: HDp = P_p(d(R->P) and d(P->R) together), the p-th percentile of both "
+        "directions' distances pooled (medpy hd95, seg-metrics)"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -83,12 +98,14 @@ class SurfaceDistances:
         """Whether both surfaces have elements (else the distance metrics are undefined)."""
         return len(self.distances_ref_to_pred) > 0 and len(self.distances_pred_to_ref) > 0
 
-    def hausdorff(self, *, percentile: float = 100) -> float:
-        """Return the Hausdorff distance (``percentile=100``) or HDp: the larger directed p-th.
+    def hausdorff(self, *, percentile: float = 100, variant: str = "directed_max") -> float:
+        """Return the Hausdorff distance (``percentile=100``) or the robust HDp.
 
-        ``"voxel"``: ``max(P_p(d(A->B)), P_p(d(B->A)))`` with numpy's linear interpolation.
-        ``"surfel"``: the same with area-weighted percentiles (first element whose cumulative
-        area fraction reaches p/100). NaN when either surface is empty.
+        ``variant="directed_max"``: ``max(P_p(d(A->B)), P_p(d(B->A)))``; ``"pooled"``: the
+        p-th percentile of both directions' distances together (see :data:`HD_VARIANTS`; at
+        ``percentile=100`` both are the Hausdorff distance). ``"voxel"`` percentiles use numpy's
+        linear interpolation; ``"surfel"`` ones are area-weighted (the first element whose
+        cumulative area fraction reaches p/100). NaN when either surface is empty.
 
         Examples
         --------
@@ -97,8 +114,16 @@ class SurfaceDistances:
         2.0
         """
         percentile = check_percentile(percentile)
+        check_choice(variant, "variant", HD_VARIANTS)
         if not self.defined:
             return float("nan")
+        if variant == "pooled":
+            return _directed_percentile(
+                np.concatenate([self.distances_ref_to_pred, self.distances_pred_to_ref]),
+                np.concatenate([self.areas_ref, self.areas_pred]),
+                percentile,
+                self.surface,
+            )
         return max(
             _directed_percentile(
                 self.distances_ref_to_pred, self.areas_ref, percentile, self.surface
@@ -327,6 +352,7 @@ def hausdorff_distance(
     *,
     spacing: Sequence[float] | None,
     percentile: float = 100,
+    variant: str = "directed_max",
     surface: str = "voxel",
     empty: str = "nan",
 ) -> float:
@@ -339,7 +365,11 @@ def hausdorff_distance(
     spacing : sequence of float or None
         Voxel size in mm (numpy order); required. An explicit None gives voxel units.
     percentile : float
-        Percentile in [0, 100] of each directed distance set; the larger of the two is returned.
+        Percentile in [0, 100]; 100 gives the Hausdorff distance.
+    variant : {"directed_max", "pooled"}
+        Robust variant (see :data:`HD_VARIANTS`): the larger of the two directed percentiles
+        (MONAI, MetricsReloaded), or the percentile of both directions pooled (medpy's
+        ``hd95``). Both equal the Hausdorff distance at ``percentile=100``.
     surface : {"voxel", "surfel"}
         Surface convention (see :data:`SURFACE_CONVENTIONS`).
     empty : {"nan", "worst"}
@@ -361,12 +391,20 @@ def hausdorff_distance(
     >>> a = np.zeros((6, 6), bool); a[1:4, 1:4] = True
     >>> hausdorff_distance(a, np.roll(a, 2, axis=0), spacing=(0.5, 1.0))
     1.0
+
+    One stray voxel 2 voxels away: the two variants of HD95 differ.
+
+    >>> b = a.copy(); b[5, 2] = True
+    >>> [round(hausdorff_distance(a, b, spacing=None, percentile=95, variant=v), 3)
+    ...  for v in ("directed_max", "pooled")]
+    [1.2, 0.4]
     """
     percentile = check_percentile(percentile)
+    check_choice(variant, "variant", HD_VARIANTS)
     sd, case, diag = _surface_pair(
         reference, prediction, spacing=spacing, surface=surface, empty=empty
     )
-    return apply_empty(sd.hausdorff(percentile=percentile), case, empty, diag)
+    return apply_empty(sd.hausdorff(percentile=percentile, variant=variant), case, empty, diag)
 
 
 def average_symmetric_surface_distance(

@@ -133,6 +133,8 @@ class EvaluationOptions:
     nsd_tolerance_mm: float = 1.0
     beta: float = 1.0
     hd_percentile: float = 95
+    hd_variant: str = "directed_max"
+    boundary_band_mm: float = 1.0
     surface: str = "voxel"
     empty: str = "nan"
     cldice: bool = True

@@ -9,5 +9,7 @@ naming the extra (:func:`~._torch.require_torch`).
 - :mod:`.inference` -- ``iter_sliding_window``: Gaussian-blended, batched, device fallback;
 - :mod:`.predict` -- ``iter_predict`` (load + predict, what the dock runs) and
   ``predictive_entropy``;
+- :mod:`.losses` -- ``make_loss``: cross-entropy, BCE, Dice, Dice + CE, focal, Tversky, for a
+  softmax or a sigmoid (multilabel) head;
 - :mod:`.train` -- the training loop behind ``napari-segtools train``.
 """

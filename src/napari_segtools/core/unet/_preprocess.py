@@ -17,6 +17,10 @@ import numpy as np
 from ..geometry import Spacing
 
 NORMALIZATIONS = ("zscore", "percentile", "ct_window")
+#: how inference pads an image smaller than the window (after normalisation): repeat the border
+#: voxels, constant at each channel's minimum, mirror, or constant 0 (the mean of a z-scored
+#: image, which the network reads as tissue next to the border)
+PADDING_MODES = ("edge", "minimum", "reflect", "constant")
 
 
 def canonical_axes(

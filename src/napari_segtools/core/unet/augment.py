@@ -147,15 +147,15 @@ def warp(
     ----------
     image : (C, [Z,] Y, X) float ndarray
         Intensities, channel first.
-    labels : ([Z,] Y, X) integer ndarray
-        Class indices on the image's grid.
+    labels : ([Z,] Y, X) or (K, [Z,] Y, X) integer ndarray
+        Class indices, or K masks (one per structure), on the image's grid.
     grid : torch.Tensor
         A grid from :func:`random_grid`.
 
     Returns
     -------
     image : (C, *window) float32 torch.Tensor
-    labels : (*window) uint8 torch.Tensor
+    labels : (*window) or (K, *window) uint8 torch.Tensor
 
     Examples
     --------
@@ -167,9 +167,11 @@ def warp(
     """
     src = torch.from_numpy(np.ascontiguousarray(image, np.float32))[None]
     out = F.grid_sample(src, grid, mode="bilinear", padding_mode="zeros", align_corners=True)[0]
-    lab = torch.from_numpy(np.ascontiguousarray(labels, np.float32))[None, None]
-    lab = F.grid_sample(lab, grid, mode="nearest", padding_mode="zeros", align_corners=True)[0, 0]
-    return out, lab.to(torch.uint8)
+    stacked = np.ndim(labels) == np.ndim(image)  # one mask per structure
+    lab = torch.from_numpy(np.ascontiguousarray(labels, np.float32))
+    lab = lab[None] if stacked else lab[None, None]
+    lab = F.grid_sample(lab, grid, mode="nearest", padding_mode="zeros", align_corners=True)[0]
+    return out, (lab if stacked else lab[0]).to(torch.uint8)
 
 
 def vary_intensity(
@@ -228,8 +230,8 @@ def random_copy(
     ----------
     image : (C, [Z,] Y, X) float ndarray
         Raw (non-negative) intensities, channel first.
-    labels : ([Z,] Y, X) integer ndarray
-        Class indices on the same grid.
+    labels : ([Z,] Y, X) or (K, [Z,] Y, X) integer ndarray
+        Class indices, or K masks (one per structure), on the same grid.
     spacing : sequence of float
         Voxel size in mm (numpy order); rotations and displacements are physical.
     rng : numpy.random.Generator
@@ -240,7 +242,7 @@ def random_copy(
     Returns
     -------
     image : (C, [Z,] Y, X) float32 ndarray
-    labels : ([Z,] Y, X) uint8 ndarray
+    labels : ([Z,] Y, X) or (K, [Z,] Y, X) uint8 ndarray
 
     Examples
     --------
@@ -249,7 +251,7 @@ def random_copy(
     >>> out.shape, lab.shape, set(np.unique(lab).tolist()) <= {0, 1}
     ((1, 8, 8), (8, 8), True)
     """
-    shape = labels.shape
+    shape = image.shape[1:]
     centre = [(n - 1) / 2.0 for n in shape]
     grid = random_grid(shape, centre, shape, spacing=spacing, rng=rng, settings=settings)
     out, lab = warp(image, labels, grid)

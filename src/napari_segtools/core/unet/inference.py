@@ -24,6 +24,7 @@ from typing import Literal
 import numpy as np
 
 from .._types import Progress, ProgressGenerator
+from ._preprocess import PADDING_MODES
 from ._torch import require_torch
 
 require_torch()  # one clear message when the [unet] extra is missing
@@ -33,10 +34,10 @@ import torch  # noqa: E402
 BLENDS = ("gaussian", "constant")
 #: on the CPU a forward pass is kept about this short (seconds): Cancel acts between passes
 CPU_PASS_S = 0.4
-PADDING_MODES = ("constant", "reflect", "edge")
 
 Blend = Literal["gaussian", "constant"]
-PaddingMode = Literal["constant", "reflect", "edge"]
+PaddingMode = Literal["edge", "minimum", "reflect", "constant"]
+Output = Literal["softmax", "sigmoid"]
 Window = tuple[slice, ...]
 
 
@@ -203,9 +204,17 @@ def _autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextMana
 
 
 def _forward(
-    model: torch.nn.Module, batch: torch.Tensor, device: torch.device, tta: bool, amp: bool
-) -> np.ndarray:
-    """Softmax probabilities of one batch (mirrored and averaged when ``tta``), on the CPU."""
+    model: torch.nn.Module,
+    batch: torch.Tensor,
+    device: torch.device,
+    tta: bool,
+    amp: bool,
+    output: Output = "softmax",
+) -> torch.Tensor:
+    """Probabilities of one batch (mirrored and averaged when ``tta``), on ``device``.
+
+    ``output`` is the head: softmax over the channels, or an independent sigmoid per channel.
+    """
     batch = batch.to(device)
     dims = batch.ndim - 2
     flips: list[tuple[int, ...]] = (
@@ -216,14 +225,15 @@ def _forward(
 
     def mirrored(axes: tuple[int, ...]) -> torch.Tensor:
         x = torch.flip(batch, axes) if axes else batch
-        probs = torch.softmax(model(x).float(), dim=1)
+        logits = model(x).float()
+        probs = torch.softmax(logits, dim=1) if output == "softmax" else torch.sigmoid(logits)
         return torch.flip(probs, axes) if axes else probs
 
     with torch.inference_mode(), _autocast(device, amp):
         total = mirrored(flips[0])
         for axes in flips[1:]:
             total = total + mirrored(axes)
-    return (total / len(flips)).cpu().numpy()
+    return total / len(flips)
 
 
 # --- the steps of iter_sliding_window -------------------------------------------------------
@@ -236,6 +246,7 @@ def _check_choices(
     overlap: float,
     blend: str,
     padding_mode: str,
+    output: str,
     batch_size: int,
 ) -> tuple[int, ...]:
     """Validate the options; return the patch size as a tuple of ints."""
@@ -252,6 +263,8 @@ def _check_choices(
         raise ValueError(f"`blend` must be one of {BLENDS}; got {blend!r}")
     if padding_mode not in PADDING_MODES:
         raise ValueError(f"`padding_mode` must be one of {PADDING_MODES}; got {padding_mode!r}")
+    if output not in ("softmax", "sigmoid"):
+        raise ValueError(f"`output` must be 'softmax' or 'sigmoid'; got {output!r}")
     if int(batch_size) < 1:
         raise ValueError(f"`batch_size` must be >= 1; got {batch_size}")
     return patch
@@ -262,13 +275,17 @@ def _pad_to_patch(
 ) -> tuple[np.ndarray, tuple[int, ...]]:
     """Pad each spatial axis up to the window, half before and half after (as MONAI does).
 
-    Returns the padded float32 image and the padding before each spatial axis.
+    ``mode`` is one of :data:`PADDING_MODES`; ``"minimum"`` pads each channel with its own
+    minimum. Returns the padded float32 image and the padding before each spatial axis.
     """
     gaps = [max(p - n, 0) for n, p in zip(image.shape[1:], patch, strict=True)]
     padded = np.asarray(image, np.float32)
     if any(gaps):
-        pad = [(0, 0)] + [(g // 2, g - g // 2) for g in gaps]
-        padded = np.pad(padded, pad, mode=mode)
+        pad = [(g // 2, g - g // 2) for g in gaps]
+        if mode == "minimum":
+            padded = np.stack([np.pad(c, pad, constant_values=c.min()) for c in padded])
+        else:
+            padded = np.pad(padded, [(0, 0), *pad], mode=mode)
     return padded, tuple(g // 2 for g in gaps)
 
 
@@ -306,15 +323,21 @@ class _Run:
 
 
 def _forward_or_fall_back(
-    run: _Run, batch: torch.Tensor, *, patch: tuple[int, ...], tta: bool, amp: bool
-) -> np.ndarray | None:
+    run: _Run,
+    batch: torch.Tensor,
+    *,
+    patch: tuple[int, ...],
+    tta: bool,
+    amp: bool,
+    output: Output,
+) -> torch.Tensor | None:
     """Probabilities of ``batch``, or None after an out-of-memory error changed ``run``.
 
     On out-of-memory the batch size is halved, or at batch size 1 the model moves to the CPU;
     on the CPU at batch size 1 a ``MemoryError`` says to use a smaller patch.
     """
     try:
-        return _forward(run.model, batch, run.device, tta, amp)
+        return _forward(run.model, batch, run.device, tta, amp, output)
     except (RuntimeError, MemoryError) as exc:
         if not _is_oom(exc):
             raise
@@ -347,21 +370,40 @@ def _fall_back(device: torch.device, batch_size: int) -> str | None:
     return None
 
 
-def _accumulate(
-    acc: np.ndarray, norm: np.ndarray, window: Window, probs: np.ndarray, weight: np.ndarray
-) -> None:
-    """Add one window's weighted probabilities and its weights into the running sums."""
-    acc[(slice(None), *window)] += probs * weight
-    norm[window] += weight
+class _Sums:
+    """Running sums of the weighted window probabilities and of the weights.
 
+    They live on the GPU that computes the probabilities when both fit in half its free
+    memory: copying every batch back and adding it with numpy made CUDA inference 3x slower
+    than MONAI's on an H200 (0.13 s against 0.03 s at 128^3). Otherwise, and after a fallback
+    to the CPU, they live on the CPU, where torch adds in place on every core.
+    """
 
-def _normalise_and_crop(
-    acc: np.ndarray, norm: np.ndarray, before: tuple[int, ...], spatial: tuple[int, ...]
-) -> np.ndarray:
-    """Divide the weighted sums by the summed weights and crop the padding off."""
-    acc /= norm
-    crop = tuple(slice(b, b + n) for b, n in zip(before, spatial, strict=True))
-    return np.ascontiguousarray(acc[(slice(None), *crop)])
+    def __init__(self, first: torch.Tensor, shape: tuple[int, ...], weight: np.ndarray) -> None:
+        classes = first.shape[1]
+        device = torch.device("cpu")
+        if first.device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(first.device)
+            if (classes + 1) * int(np.prod(shape)) * 4 < free // 2:
+                device = first.device
+        self.acc = torch.zeros((classes, *shape), dtype=torch.float32, device=device)
+        self.norm = torch.zeros(shape, dtype=torch.float32, device=device)
+        self.weight = torch.from_numpy(weight).to(device)
+
+    def add(self, windows: Sequence[Window], probs: torch.Tensor) -> None:
+        """Add one batch of (N, K, *patch) probabilities at ``windows``."""
+        if probs.device.type == "cpu" and self.acc.device.type != "cpu":  # the run fell back
+            self.acc, self.norm, self.weight = self.acc.cpu(), self.norm.cpu(), self.weight.cpu()
+        probs = probs.to(self.acc.device)
+        for window, p in zip(windows, probs, strict=True):
+            self.acc[(slice(None), *window)] += p * self.weight
+            self.norm[window] += self.weight
+
+    def result(self, before: tuple[int, ...], spatial: tuple[int, ...]) -> np.ndarray:
+        """Divide the weighted sums by the summed weights, crop the padding, copy to numpy."""
+        crop = tuple(slice(b, b + n) for b, n in zip(before, spatial, strict=True))
+        probs = self.acc[(slice(None), *crop)] / self.norm[crop]
+        return np.ascontiguousarray(probs.cpu().numpy())
 
 
 def iter_sliding_window(
@@ -372,13 +414,14 @@ def iter_sliding_window(
     overlap: float = 0.5,
     blend: Blend = "gaussian",
     sigma_scale: float = 0.125,
-    padding_mode: PaddingMode = "constant",
+    padding_mode: PaddingMode = "edge",
+    output: Output = "softmax",
     batch_size: int = 4,
     tta: bool = False,
     device: str | torch.device | None = None,
     amp: bool = True,
 ) -> ProgressGenerator[np.ndarray]:
-    """Predict softmax probabilities of ``model`` over ``image``, window by window.
+    """Predict the probabilities of ``model`` over ``image``, window by window.
 
     Parameters
     ----------
@@ -395,8 +438,14 @@ def iter_sliding_window(
         Gaussian importance weighting (sigma = ``sigma_scale`` * patch) or plain averaging.
     sigma_scale : float
         Gaussian sigma as a fraction of the window size.
-    padding_mode : {"constant", "reflect", "edge"}
-        How an image smaller than a window is padded (symmetrically) before inference.
+    padding_mode : {"edge", "minimum", "reflect", "constant"}
+        How an image smaller than a window is padded (symmetrically) before inference:
+        repeat the border voxels, constant at each channel's minimum, mirror, or constant 0.
+        The image is normalised already, so 0 is the mean of a z-scored image: constant
+        padding puts average tissue next to the border.
+    output : {"softmax", "sigmoid"}
+        The head: softmax over the K channels (classes), or an independent sigmoid per
+        channel (structures that may overlap).
     batch_size : int
         Windows per forward pass (halved automatically on out-of-memory). On the CPU it is
         also lowered after a pass longer than :data:`CPU_PASS_S` seconds, so that Cancel,
@@ -416,12 +465,13 @@ def iter_sliding_window(
     Returns
     -------
     (K, [Z,] Y, X) float32 ndarray
-        Class probabilities (sum to 1 over axis 0), on the image grid.
+        Probabilities on the image grid: of the K classes (summing to 1 over axis 0) for a
+        softmax head, of each of the K structures for a sigmoid head.
 
     Raises
     ------
     ValueError
-        Bad overlap, blend, padding mode, batch size or patch size.
+        Bad overlap, blend, padding mode, output, batch size or patch size.
     MemoryError
         If even one window does not fit in CPU memory.
 
@@ -443,6 +493,7 @@ def iter_sliding_window(
         overlap=overlap,
         blend=blend,
         padding_mode=padding_mode,
+        output=output,
         batch_size=batch_size,
     )
     spatial = tuple(image.shape[1:])
@@ -455,22 +506,22 @@ def iter_sliding_window(
     run = _Run(model.to(device).eval(), device, int(batch_size))
 
     total = len(windows)
-    acc: np.ndarray | None = None
-    norm = np.zeros(shape, np.float32)
+    sums: _Sums | None = None
     done = 0
     while done < total:
         chunk = windows[done : done + run.batch_size]
         started = time.perf_counter()
-        probs = _forward_or_fall_back(run, _gather(source, chunk), patch=patch, tta=tta, amp=amp)
+        probs = _forward_or_fall_back(
+            run, _gather(source, chunk), patch=patch, tta=tta, amp=amp, output=output
+        )
         if probs is None:
             continue  # the fallback changed the batch size or the device: try again
+        sums = sums or _Sums(probs, shape, weight)
+        sums.add(chunk, probs)
         run.keep_passes_short(time.perf_counter() - started)
-        if acc is None:
-            acc = np.zeros((probs.shape[1], *shape), np.float32)
-        for window, p in zip(chunk, probs, strict=True):
-            _accumulate(acc, norm, window, p, weight)
+        for _ in chunk:
             done += 1
             yield Progress(done, total, run.message(done, total))
-    if acc is None:  # pragma: no cover - there is always at least one window
+    if sums is None:  # pragma: no cover - there is always at least one window
         raise RuntimeError("no window was predicted")
-    return _normalise_and_crop(acc, norm, before, spatial)
+    return sums.result(before, spatial)

@@ -10,7 +10,13 @@ trained on), ``normalization`` (``{"method": "zscore"}``, ``{"method": "percenti
 0.5, "upper": 99.5}`` or ``{"method": "ct_window", "center": 40, "width": 400}``),
 ``patch_size`` (voxels), ``weights`` (file name), and ``architecture`` (a :class:`~.model.UNetSpec`
 as a dict; required for state dicts, ignored for TorchScript). Optional: ``name``,
-``description``, ``training`` (how it was trained and its held-out Dice).
+``description``, ``training`` (how it was trained and its held-out Dice), ``output`` (the head:
+``"softmax"``, default, K exclusive classes with the background first; or ``"sigmoid"``, one
+independent channel per structure, overlaps allowed, ``class_names`` then name the structures
+and no background) and ``padding`` (how inference pads an image smaller than the window:
+``"edge"``, default, ``"minimum"``, ``"reflect"`` or ``"constant"`` 0; see
+:data:`~._preprocess.PADDING_MODES`). Configs without these two keys load with the defaults;
+:meth:`ModelConfig.to_dict` writes both.
 """
 
 from __future__ import annotations
@@ -21,13 +27,14 @@ import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from .._deprecate import loose_geometry_keywords
 from .._types import Progress, ProgressGenerator, run_to_completion
 from .._validate import (
+    check_choice,
     check_flag,
     check_geometry,
     check_image,
@@ -38,9 +45,12 @@ from .._validate import (
 from ..geometry import Geometry
 from . import _preprocess as pre
 from ._torch import require_torch
+from .losses import OUTPUTS
 
 if TYPE_CHECKING:
     import torch
+
+    from .inference import Output, PaddingMode
 
 CONFIG_NAME = "config.json"
 #: a colour in a model config: #rgb, #rrggbb or #rrggbbaa
@@ -103,8 +113,8 @@ class ModelConfig:
     ...     "normalization": {"method": "zscore"}, "patch_size": [32, 32],
     ...     "weights": "weights.pt",
     ... })
-    >>> cfg.spacing, cfg.class_names
-    ((0.5, 0.5), ('background', 'cell'))
+    >>> cfg.spacing, cfg.class_names, cfg.output, cfg.padding
+    ((0.5, 0.5), ('background', 'cell'), 'softmax', 'edge')
     """
 
     spatial_dims: int
@@ -119,6 +129,16 @@ class ModelConfig:
     name: str = ""
     description: str = ""
     training: dict[str, Any] = field(default_factory=dict)
+    output: str = "softmax"
+    padding: str = "edge"
+
+    @property
+    def structures(self) -> tuple[str, ...]:
+        """Names of what the model segments, one Dice score and one mask each.
+
+        The classes after the background (softmax head), or every channel (sigmoid head).
+        """
+        return self.class_names[1:] if self.output == "softmax" else self.class_names
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "config") -> ModelConfig:
@@ -138,9 +158,9 @@ class ModelConfig:
         Raises
         ------
         ValueError
-            Missing keys, wrong types or lengths, unknown normalisation, duplicate class names, a
-        window over 1024 voxels, or an ``architecture`` whose dimensions, channels or classes
-        disagree with the config (classes vs weights).
+            Missing keys, wrong types or lengths, unknown normalisation, output or padding,
+        duplicate class names, a window over 1024 voxels, or an ``architecture`` whose
+        dimensions, channels or classes disagree with the config (classes vs weights).
         """
         if not isinstance(data, dict):
             raise ValueError(
@@ -163,10 +183,23 @@ class ModelConfig:
         if dims not in (2, 3):
             raise ValueError(f"model config {source}: `spatial_dims` must be 2 or 3; got {dims!r}")
         names, colors = list(data["class_names"]), list(data["class_colors"])
-        if len(names) < 2 or len(colors) != len(names):
+        output = data.get("output", "softmax")
+        if output not in OUTPUTS:
             raise ValueError(
-                f"model config {source}: expected >= 2 `class_names` (background first) and one "
+                f"model config {source}: `output` must be one of {OUTPUTS}; got {output!r}"
+            )
+        least = 2 if output == "softmax" else 1
+        if len(names) < least or len(colors) != len(names):
+            what = "(background first)" if output == "softmax" else "(one per sigmoid channel)"
+            raise ValueError(
+                f"model config {source}: expected >= {least} `class_names` {what} and one "
                 f"`class_colors` entry each; got {len(names)} names and {len(colors)} colours"
+            )
+        padding = data.get("padding", "edge")
+        if padding not in pre.PADDING_MODES:
+            raise ValueError(
+                f"model config {source}: `padding` must be one of {pre.PADDING_MODES}; "
+                f"got {padding!r}"
             )
         bad = [c for c in colors if not (isinstance(c, str) and _HEX_COLOR.fullmatch(c))]
         if bad:
@@ -189,6 +222,8 @@ class ModelConfig:
             class_names=tuple(str(n) for n in names),
             class_colors=tuple(str(c) for c in colors),
             normalization=dict(data["normalization"]),
+            output=output,
+            padding=padding,
             **checked,
             **{
                 k: data[k]
@@ -211,6 +246,8 @@ class ModelConfig:
             "patch_size": list(self.patch_size),
             "weights": self.weights,
             "architecture": self.architecture,
+            "output": self.output,
+            "padding": self.padding,
             "training": self.training,
         }
 
@@ -262,15 +299,19 @@ def _check_config_rest(data: dict[str, Any], names: list[Any]) -> dict[str, Any]
     return {"in_channels": in_channels, "patch_size": patch, "spacing": spacing}
 
 
-def check_predict_options(*, overlap: Any, tta: Any, batch_size: Any) -> tuple[float, bool, int]:
+def check_predict_options(
+    *, overlap: Any, tta: Any, batch_size: Any, padding: Any = None
+) -> tuple[float, bool, int, str | None]:
     """Check the inference options before any work; return them converted.
 
-    ``overlap`` in [0, 0.9], ``tta`` a bool, ``batch_size`` an integer 1..1024.
+    ``overlap`` in [0, 0.9], ``tta`` a bool, ``batch_size`` an integer 1..1024, ``padding``
+    None (the config's) or one of :data:`~._preprocess.PADDING_MODES`.
     """
     return (
         check_number(overlap, "overlap", low=0.0, high=0.9),
         check_flag(tta, "tta"),
         check_integer(batch_size, "batch_size", minimum=1, maximum=1024),
+        None if padding is None else check_choice(padding, "padding", pre.PADDING_MODES),
     )
 
 
@@ -511,6 +552,7 @@ class Predictor:
         tta: bool = False,
         device: str | torch.device | None = None,
         batch_size: int = 4,
+        padding: str | None = None,
     ) -> ProgressGenerator[np.ndarray]:
         """Predict class probabilities window by window, yielding Progress events.
 
@@ -520,7 +562,7 @@ class Predictor:
             Intensities; the channel axis (first) may be omitted for 1-channel models.
         geometry : Geometry
             Spacing (mm) and direction of the image; see :meth:`predict_proba`.
-        overlap, tta, device, batch_size
+        overlap, tta, device, batch_size, padding
             As in :meth:`predict_proba`.
 
         Yields
@@ -531,11 +573,11 @@ class Predictor:
         Returns
         -------
         (K, [Z,] Y, X) float32 ndarray
-            Class probabilities on the image grid.
+            Class (softmax) or structure (sigmoid) probabilities on the image grid.
         """
         cfg = self.config
-        overlap, tta, batch_size = check_predict_options(
-            overlap=overlap, tta=tta, batch_size=batch_size
+        overlap, tta, batch_size, pad = check_predict_options(
+            overlap=overlap, tta=tta, batch_size=batch_size, padding=padding
         )
         from .inference import resolve_device
 
@@ -558,6 +600,8 @@ class Predictor:
             tta=tta,
             device=device,
             batch_size=batch_size,
+            padding_mode=cast("PaddingMode", pad or cfg.padding),
+            output=cast("Output", cfg.output),
         )
         if probs.shape[0] != len(cfg.class_names):
             raise ValueError(
@@ -578,6 +622,7 @@ class Predictor:
         tta: bool = False,
         device: str | torch.device | None = None,
         batch_size: int = 4,
+        padding: str | None = None,
     ) -> np.ndarray:
         """Predict class probabilities on the image grid.
 
@@ -598,18 +643,23 @@ class Predictor:
             ``None``/``"auto"``: CUDA, else MPS, else CPU.
         batch_size : int
             Windows per forward pass.
+        padding : {"edge", "minimum", "reflect", "constant"}, optional
+            How an image smaller than the window is padded after normalisation (see
+            :data:`~._preprocess.PADDING_MODES`); ``None``: the config's ``padding``.
 
         Returns
         -------
         (K, [Z,] Y, X) float32 ndarray
-            Probability of each of the K classes in ``config.class_names``.
+            Probability of each of the K names in ``config.class_names``: classes summing to 1
+            (softmax head) or independent structures (sigmoid head).
 
         Raises
         ------
         TypeError
             If ``geometry`` is not a :class:`~napari_segtools.core.geometry.Geometry`.
         ValueError
-            Wrong dimensionality or channel count, bad spacing or options.
+            Wrong dimensionality or channel count (a model with C > 1 input channels takes
+            (C, [Z,] Y, X), each channel normalised on its own), bad spacing or options.
         """
         return run_to_completion(
             self.iter_predict_proba(
@@ -619,6 +669,7 @@ class Predictor:
                 tta=tta,
                 device=device,
                 batch_size=batch_size,
+                padding=padding,
             )
         )
 
@@ -632,13 +683,15 @@ class Predictor:
         tta: bool = False,
         device: str | torch.device | None = None,
         batch_size: int = 4,
+        padding: str | None = None,
     ) -> np.ndarray:
-        """Predict a label image: the argmax of :meth:`predict_proba` (same arguments).
+        """Predict a label image, or one mask per structure; arguments as :meth:`predict_proba`.
 
         Returns
         -------
-        ([Z,] Y, X) uint8 ndarray
-            Class index per voxel, on the image grid.
+        ([Z,] Y, X) uint8 ndarray or (K, [Z,] Y, X) bool ndarray
+            Softmax head: the class index (argmax) per voxel. Sigmoid head: one mask per
+            structure, probability > 0.5 (masks may overlap). On the image grid.
         """
         probs = self.predict_proba(
             image,
@@ -647,5 +700,8 @@ class Predictor:
             tta=tta,
             device=device,
             batch_size=batch_size,
+            padding=padding,
         )
+        if self.config.output == "sigmoid":
+            return probs > 0.5
         return probs.argmax(axis=0).astype(np.uint8)

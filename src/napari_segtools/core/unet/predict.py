@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._types import Progress, ProgressGenerator
+from .._validate import check_number
 from ..geometry import Geometry
 from .package import ModelConfig
 
@@ -28,7 +29,9 @@ class Prediction:
     Attributes
     ----------
     probabilities : (K, [Z,] Y, X) float32 ndarray
-        Probability of each class in ``config.class_names``, on the image grid.
+        Probability of each name in ``config.class_names``, on the image grid: classes summing
+        to 1 (softmax head), or independent structures that may overlap (sigmoid head,
+        :attr:`multilabel`).
     config : ModelConfig
         The model package's config (class names and colours).
     device : str
@@ -45,6 +48,8 @@ class Prediction:
     >>> p = Prediction(np.array([[[0.9, 0.2]], [[0.1, 0.8]]], np.float32), config, "cpu")
     >>> p.labels
     array([[0, 1]], dtype=uint8)
+    >>> p.multilabel, p.masks()[1]
+    (False, array([[False,  True]]))
     """
 
     probabilities: np.ndarray
@@ -52,9 +57,51 @@ class Prediction:
     device: str
 
     @property
+    def multilabel(self) -> bool:
+        """Whether the model has a sigmoid head: one independent channel per structure."""
+        return self.config.output == "sigmoid"
+
+    @property
     def labels(self) -> np.ndarray:
-        """Class index of the most probable class per voxel, uint8."""
+        """Class index of the most probable class per voxel, uint8 (softmax heads only)."""
+        if self.multilabel:
+            raise ValueError(
+                "a sigmoid (multilabel) model's structures may overlap, so there is no single "
+                "label per voxel; use masks(), one mask per structure"
+            )
         return self.probabilities.argmax(axis=0).astype(np.uint8)
+
+    def masks(self, *, threshold: float = 0.5) -> np.ndarray:
+        """Return one boolean mask per name in ``config.class_names``.
+
+        Parameters
+        ----------
+        threshold : float
+            Sigmoid heads: a structure is present where its probability exceeds this, in
+            (0, 1). Softmax heads ignore it: mask k is ``labels == k`` (background first).
+
+        Returns
+        -------
+        (K, [Z,] Y, X) bool ndarray
+            Sigmoid: masks that may overlap. Softmax: the one-hot of :attr:`labels`.
+
+        Examples
+        --------
+        >>> from napari_segtools.core.unet.package import ModelConfig
+        >>> config = ModelConfig.from_dict({
+        ...     "spatial_dims": 2, "in_channels": 1, "class_names": ["organ", "lesion"],
+        ...     "class_colors": ["#00ff00", "#ff0000"], "spacing": [1.0, 1.0],
+        ...     "normalization": {"method": "zscore"}, "patch_size": [8, 8],
+        ...     "weights": "weights.pt", "output": "sigmoid"})
+        >>> p = Prediction(np.array([[[0.9, 0.8]], [[0.1, 0.7]]], np.float32), config, "cpu")
+        >>> p.masks().astype(int).tolist()
+        [[[1, 1]], [[0, 1]]]
+        """
+        if not self.multilabel:
+            classes = np.arange(self.probabilities.shape[0])
+            return self.labels[None] == classes.reshape(-1, *(1,) * (self.probabilities.ndim - 1))
+        level = check_number(threshold, "threshold", low=0.0, high=1.0)
+        return self.probabilities > level
 
 
 def _check_probabilities(probabilities: object) -> np.ndarray:
@@ -122,6 +169,7 @@ def iter_predict(
     tta: bool = False,
     device: str | torch.device | None = None,
     batch_size: int = 4,
+    padding: str | None = None,
 ) -> ProgressGenerator[Prediction]:
     """Load a model package and predict class probabilities of ``image``, yielding progress.
 
@@ -130,7 +178,8 @@ def iter_predict(
     model : str or Path
         A shipped model name or a package path (see :func:`~.package.load_model`).
     image : ([C,] [Z,] Y, X) ndarray
-        Intensities; the channel axis (first) may be omitted for 1-channel models.
+        Intensities; the channel axis (first) may be omitted for 1-channel models. A model
+        with C > 1 input channels takes C co-registered images stacked first.
     geometry : Geometry
         Spacing (mm) and direction of the image (a layer's ``layer_geometry``).
     overlap : float
@@ -141,6 +190,8 @@ def iter_predict(
         ``None``/``"auto"``: CUDA, else MPS, else CPU.
     batch_size : int
         Windows per forward pass.
+    padding : {"edge", "minimum", "reflect", "constant"}, optional
+        How an image smaller than the window is padded; ``None``: the model config's.
 
     Yields
     ------
@@ -168,13 +219,19 @@ def iter_predict(
     """
     from .package import check_predict_options, load_model
 
-    check_predict_options(overlap=overlap, tta=tta, batch_size=batch_size)
+    check_predict_options(overlap=overlap, tta=tta, batch_size=batch_size, padding=padding)
     yield Progress(0, 1, "loading the model")
     from .inference import resolve_device
 
     dev = resolve_device(device)
     predictor = load_model(model)
     probs = yield from predictor.iter_predict_proba(
-        image, geometry=geometry, overlap=overlap, tta=tta, device=dev, batch_size=batch_size
+        image,
+        geometry=geometry,
+        overlap=overlap,
+        tta=tta,
+        device=dev,
+        batch_size=batch_size,
+        padding=padding,
     )
     return Prediction(probs, predictor.config, str(dev))
