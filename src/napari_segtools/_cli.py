@@ -22,6 +22,10 @@ _SUBCOMMANDS = {
         "napari_segtools._cli_lesson",
         "train a deep-learning lesson's toy problem and print its table",
     ),
+    "segment": (
+        "napari_segtools._cli_segment",
+        "segment a folder of images (threshold, grow, atlas, unet, classifier) on dask",
+    ),
     "raters": (
         "napari_segtools._cli_raters",
         "agreement of raters on one case (Dice, HD95, STAPLE) and a method against them",

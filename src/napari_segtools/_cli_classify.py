@@ -240,6 +240,19 @@ def spacing_warning(case_spacing, model_spacing) -> str:
     )
 
 
+def load_classifier(path: Path, *, trusted: bool, verb: str = "classify"):
+    """Load a classifier file for a console verb; refuse one that needs prior maps."""
+    from napari_segtools.core.classify.classifier import load_voxel_classifier
+
+    classifier = load_voxel_classifier(path, trusted=trusted)
+    if classifier.n_priors:
+        raise ValueError(
+            f"{path.name} was trained with {classifier.n_priors} prior map(s); "
+            f"the {verb} verb does not supply priors"
+        )
+    return classifier
+
+
 def _read_case(case: Case):
     """Read the case's images (one per contrast) and the first one's geometry; grids must agree."""
     from napari_segtools.core.geometry import grid_differences
@@ -371,7 +384,6 @@ def run(args: argparse.Namespace) -> int:
     """Classify every case of ``args``, print the summary; 1 when a case failed."""
     import dask
 
-    from napari_segtools.core.classify.classifier import load_voxel_classifier
     from napari_segtools.core.io import WRITE_SUFFIXES, check_writable
 
     if not args.output_suffix.lower().endswith(WRITE_SUFFIXES):
@@ -382,12 +394,7 @@ def run(args: argparse.Namespace) -> int:
     if args.summary is not None:
         check_writable(args.summary)
     channels = _parse_channels(args.channel)
-    classifier = load_voxel_classifier(args.model, trusted=args.trusted)
-    if classifier.n_priors:
-        raise ValueError(
-            f"{args.model.name} was trained with {classifier.n_priors} prior map(s); "
-            "the classify verb does not supply priors"
-        )
+    classifier = load_classifier(args.model, trusted=args.trusted)
     if max(len(channels), 1) != classifier.n_channels:
         raise ValueError(
             f"{args.model.name} was trained on {classifier.n_channels} contrast(s); give one "

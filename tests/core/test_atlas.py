@@ -184,7 +184,9 @@ def test_top_k_keeps_the_most_similar(template, target):
     assert result.selected == (0,)
     assert result.similarity[0] > 0.8 > result.similarity[1]
     np.testing.assert_array_equal(result.labels, result.warped_labels[0])
-    assert len(result.warnings) == 1
+    # only the noise atlas is doubted (low similarity, and its labels land anywhere)
+    assert result.warnings[0].startswith("atlas 1: low similarity")
+    assert all(w.startswith("atlas 1: ") for w in result.warnings)
 
 
 def test_cancel_stops_the_running_registration(template, target):
@@ -440,6 +442,8 @@ H_CALLS = {
             "settings": H_FAST,
             "transform": "rigid",
             "metric": "mean_squares",
+            "target_mask": H_TARGET > 0.05,
+            "atlas_mask": H_TARGET > 0.05,
         },
     ),
     "multi_atlas_propagate": (
@@ -452,9 +456,10 @@ H_CALLS = {
             "top_k": 1,
             "n_jobs": 1,
             "displacement": False,
+            "target_mask": H_TARGET > 0.05,
         },
     ),
-    "Atlas": (Atlas, (H_TARGET, H_LABELS, H_GRID), {}),
+    "Atlas": (Atlas, (H_TARGET, H_LABELS, H_GRID), {"mask": H_TARGET > 0.05}),
     "RegistrationSettings": (
         RegistrationSettings,
         (),
@@ -504,3 +509,115 @@ def test_a_corrupt_atlas_file_is_one_line_naming_it(tmp_path):
     with pytest.raises(ValueError, match="a_labels.nii.gz") as info:
         read_atlas_folder(tmp_path)
     assert "\n" not in str(info.value)
+
+
+# ------------------------------------------------------------------ masks and plausibility
+_MZ, _MY, _MX = np.mgrid[:24, :24, :32]
+
+
+def _gauss(centre, width=12.0, height=1.0):
+    return height * np.exp(
+        -((_MZ - centre[0]) ** 2 + (_MY - centre[1]) ** 2 + (_MX - centre[2]) ** 2) / width
+    )
+
+
+def _ball(centre, radius=6):
+    return (_MZ - centre[0]) ** 2 + (_MY - centre[1]) ** 2 + (_MX - centre[2]) ** 2 <= radius**2
+
+
+M_FAST = RegistrationSettings(
+    transform="rigid",
+    metric="mean_squares",
+    sampling=1.0,
+    shrink_factors=(2, 1),
+    smoothing_mm=(1.0, 0.0),
+)
+M_GRID = Geometry((1.0, 1.0, 1.0))
+
+
+def test_a_target_mask_keeps_a_bright_distractor_out_of_the_metric():
+    """A blob next to a brighter one (a brain beside the scalp): only the mask finds it."""
+    target = _gauss((12, 12, 9)) + _gauss((12, 12, 23), 30.0, 2.0)
+    truth = _gauss((12, 12, 9)) > 0.5
+    atlas = _gauss((12, 12, 11))
+    labels = (atlas > 0.5).astype(np.uint8)
+    near = _ball((12, 12, 9))
+    kwargs = {"geometry": M_GRID, "atlas_geometry": M_GRID, "settings": M_FAST}
+    lost = propagate_atlas(target, atlas, labels, **kwargs)
+    found = propagate_atlas(target, atlas, labels, target_mask=near, **kwargs)
+    assert dice(lost, truth, 1) < 0.1
+    assert dice(found, truth, 1) > 0.97 and not found[~near].any()
+
+
+def test_an_atlas_mask_keeps_the_atlas_distractor_out_of_the_metric():
+    target = _gauss((12, 12, 9))
+    atlas = _gauss((12, 12, 11)) + _gauss((12, 12, 25), 30.0, 2.0)
+    labels = (_gauss((12, 12, 11)) > 0.5).astype(np.uint8)
+    result = multi_atlas_propagate(
+        target,
+        [Atlas(atlas, labels, M_GRID, mask=_ball((12, 12, 11)))],
+        geometry=M_GRID,
+        settings=M_FAST,
+    )
+    assert dice(result.labels, target > 0.5, 1) > 0.97
+    assert result.warnings == () and result.similarity[0] > 0.99  # measured inside the masks
+
+
+def test_a_good_propagation_raises_no_plausibility_doubt(template, target):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RegistrationWarning)
+        labels = propagate_atlas(
+            target.image,
+            template.image,
+            template.labels,
+            geometry=target.geometry,
+            atlas_geometry=template.geometry,
+        )
+    assert dice(labels, target.labels, GM) > 0.8
+
+
+def test_a_brain_atlas_on_a_whole_head_is_implausible_until_masked(template):
+    """The MNI152 brain onto the T1-head sample: stretched over the scalp, and warned.
+
+    With the head's brain mask (and the template's own), the labels stay inside the brain.
+    """
+    from napari_segtools.core.samples import read_sample
+
+    head, grid = read_sample("itk_t1_head_3d", "KmeansTest_T1UCharRaw.nii.gz")
+    brain = read_sample("itk_t1_head_3d", "KmeansTest_T1RawSkullStrip.nii.gz")[0] > 0
+    kwargs = {"geometry": grid, "atlas_geometry": template.geometry}
+    with pytest.warns(RegistrationWarning) as record:
+        whole = propagate_atlas(head, template.image, template.labels, **kwargs)
+    said = [str(w.message) for w in record]
+    assert any(m.startswith(f"atlas 0: label {GM} covers") for m in said)
+    assert any("lie on the target's background" in m for m in said)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RegistrationWarning)
+        masked = propagate_atlas(
+            head,
+            template.image,
+            template.labels,
+            target_mask=brain,
+            atlas_mask=template.image > 0,
+            **kwargs,
+        )
+    assert not masked[~brain].any()
+    assert dice(whole > 0, brain, True) < 0.7 < 0.8 < dice(masked > 0, brain, True)
+
+
+def test_a_mask_off_the_grid_is_named():
+    with pytest.raises(ValueError, match="`target` has shape .* but `target_mask`"):
+        multi_atlas_propagate(
+            H_TARGET, [H_ATLAS], geometry=H_GRID, target_mask=np.ones((10, 10, 9), bool)
+        )
+    with pytest.raises(ValueError, match="`image` has shape .* but `mask`"):
+        Atlas(H_TARGET, H_LABELS, H_GRID, mask=np.ones((9, 10, 10), bool))
+    with pytest.raises(ValueError, match="`target_mask` is empty"):
+        propagate_atlas(
+            H_TARGET,
+            H_TARGET,
+            H_LABELS,
+            geometry=H_GRID,
+            atlas_geometry=H_GRID,
+            target_mask=np.zeros((10, 10, 10), bool),
+        )

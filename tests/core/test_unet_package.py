@@ -101,7 +101,9 @@ def test_torchscript_file_with_json_beside_it(tiny_package, tmp_path):
     del config["architecture"]
     (tmp_path / "net.json").write_text(json.dumps(config))
     image = np.random.default_rng(3).random((8, 8, 8)).astype(np.float32)
-    scripted = load_model(tmp_path / "net.pt").predict_proba(image, geometry=MM2, device="cpu")
+    scripted = load_model(tmp_path / "net.pt", trusted=True).predict_proba(
+        image, geometry=MM2, device="cpu"
+    )
     original = load_model(folder).predict_proba(image, geometry=MM2, device="cpu")
     np.testing.assert_allclose(scripted, original, atol=1e-5)
 
@@ -269,7 +271,10 @@ def test_bad_normalization_and_class_colours():
     [
         (
             (2, 8, 8, 8),
-            r"expects 3-D images with 1 channel\(s\) first; got an array of shape \(2, 8, 8, 8\)",
+            (
+                r"expects 3-D images with 1 channel\(s\) first; got 2 channel\(s\): an array "
+                r"of shape \(2, 8, 8, 8\)"
+            ),
         ),
         ((8, 8), "`image` must be 3-D or 4-D"),
     ],

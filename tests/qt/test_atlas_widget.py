@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 import numpy as np
@@ -253,3 +254,45 @@ def test_a_corrupt_atlas_file_is_read_in_the_worker_and_named(
     error = widget.controls.last_error
     assert "mni_labels.nii.gz" in error and "\n" not in error
     assert [layer.name for layer in viewer.layers] == ["T1"]
+
+
+# ------------------------------------------------------------------ masks
+def test_masks_restrict_the_registration_and_the_labels(make_napari_viewer, qtbot, case):
+    """Target mask = the left half: labels stay inside it, and the status says how many fell out."""
+    template, target = case
+    viewer = _viewer_with_case(make_napari_viewer, case)
+    shift = viewer.layers["T1"].translate
+    half = np.zeros(target.image.shape, np.uint8)
+    half[..., : target.image.shape[2] // 2] = 1
+    spacing = target.geometry.spacing
+    viewer.add_labels(half, name="left half", scale=spacing, translate=shift)
+    viewer.add_labels(half, name="off grid", scale=spacing)  # no translate: another grid
+    brain = (template.labels > 0).astype(np.uint8)
+    viewer.add_labels(brain, name="MNI brain", scale=template.geometry.spacing, translate=shift)
+    widget = AtlasWidget(viewer)
+    widget.target.value = viewer.layers["T1"]
+    assert widget.target_mask.value is None and widget.atlas_mask.value is None
+    widget.atlas_image.value = viewer.layers["MNI"]
+    widget.atlas_labels.value = viewer.layers["MNI labels"]
+    widget.atlas_mask.value = viewer.layers["MNI brain"]
+    widget.add_pair.clicked()
+    assert widget.pairs.value == ["MNI + MNI labels (mask MNI brain)"]
+    widget.target_mask.value = viewer.layers["off grid"]
+    widget.controls.run_button.clicked()
+    assert widget.controls.last_error.startswith(
+        "target mask 'off grid' is not on the grid of 'T1' (origin"
+    )
+    widget.target_mask.value = viewer.layers["left half"]
+    widget.preset.value = "same modality, fast"
+    widget.controls.run_button.clicked()
+    _wait(qtbot, widget)
+    out = viewer.layers["T1 atlas labels"].data
+    assert not out[half == 0].any()
+    inside = half == 1
+    assert dice(np.where(inside, out, 0), np.where(inside, target.labels, 0), GM) > 0.8
+    (line,) = widget.controls.last_error.splitlines()
+    assert re.fullmatch(
+        r"atlas 0: (4\d|5\d)% of the propagated label voxels fell outside the target mask "
+        r"\(set to background\): .*",
+        line,
+    )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from matplotlib import cbook
@@ -153,7 +151,9 @@ def test_cohort_plot_summary_and_a_clicked_case(make_napari_viewer, qtbot, cohor
     assert widget.summary_table.rowCount() == 0
 
 
-def test_redraw_of_three_methods_by_a_hundred_cases_is_fast(make_napari_viewer, qtbot, tmp_path):
+def test_three_methods_by_a_hundred_cases_draw_matplotlibs_boxes(
+    make_napari_viewer, qtbot, tmp_path
+):
     rng = np.random.default_rng(0)
     lines = ["method,name,label,dice,error"]
     for method in ("a", "b", "c"):
@@ -171,11 +171,7 @@ def test_redraw_of_three_methods_by_a_hundred_cases_is_fast(make_napari_viewer, 
     )
     assert box[1][1][1] == stats["whislo"] and box[2][1][1] == stats["whishi"]
     assert median[0][1] == pytest.approx(stats["med"])
-    times = []
-    for _ in range(3):
-        widget.methods.value = ["a", "b"]
-        start = time.perf_counter()
-        widget.methods.value = ["a", "b", "c"]  # a redraw with 3 x 100 points
-        widget.plot.draw()
-        times.append(time.perf_counter() - start)
-    assert min(times) < 0.1, f"redraws took {[round(t * 1000) for t in times]} ms"
+    widget.methods.value = ["a", "b"]
+    assert sorted(widget.plot.points) == ["a", "b"]
+    widget.methods.value = ["a", "b", "c"]
+    assert [len(widget.plot.points[m]) for m in "abc"] == [100, 100, 100]

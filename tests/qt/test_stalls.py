@@ -54,6 +54,10 @@ KNOWN_STALLS: dict[tuple[str, str], str] = {
     ("Evaluation", "jump to Hausdorff"): "worst 130-400 ms (was 774): napari's first draw "
     "of the new markers (Points shaders, ~100 ms on software OpenGL)",
     ("Evaluation", "plot kind"): "worst 923 ms",
+    ("Evaluation", "evaluate lesions"): "worst 252 ms on a loaded machine (157 ms quiet): "
+    "napari's first draw of the new lesions Labels layer",
+    ("Evaluation", "jump to a lesion"): "worst 226 ms on a loaded machine (105 ms quiet): napari "
+    "redraws every layer at the lesion's slice",
     ("Segments", "open dock"): "worst 260 ms: ~120 magicgui widgets built (~150 ms) and "
     "napari's addDockWidget (~110 ms)",
     # Voxel classifier: figures of a 2-core machine shared with other test runs (the quiet

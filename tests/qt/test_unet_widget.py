@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import warnings
@@ -13,7 +14,7 @@ from qtpy.QtCore import Qt
 
 from napari_segtools._qt._history import changed_message
 from napari_segtools._qt._unet_inputs import PADDINGS
-from napari_segtools._qt.unet_widget import FROM_FILE, UNetWidget
+from napari_segtools._qt.unet_widget import FROM_FILE, FROM_FOLDER, UNetWidget
 from napari_segtools.core.io import read_image
 from napari_segtools.core.samples import sample_path
 from napari_segtools.core.unet._preprocess import PADDING_MODES
@@ -110,7 +111,12 @@ def test_shipped_model_on_the_real_head(make_napari_viewer, qtbot):
     assert widget.image.value is layer and widget.model.value == "mni152-brain-tissue"
     widget.device.value = "cpu"
     _run(widget, qtbot)
-    assert widget.controls.last_error is None
+    # a crop of the brain: the dock says it is smaller than the model's training images
+    assert widget.controls.last_error.endswith(
+        "Unlike its training data: field of view: 80 x 72 x 80 mm is under half the training "
+        "images' (188 x 232 x 196 mm) along axes 0, 1, 2: the model sees less of the "
+        "surroundings it learned with"
+    )
     out = viewer.layers["head U-Net"]
     assert isinstance(out, Labels) and out.data.shape == crop.shape
     np.testing.assert_allclose(out.scale, layer.scale)
@@ -313,7 +319,7 @@ def test_model_info_states_the_receptive_field_in_voxels_and_mm(
     )
     widget.model_file.value = scripted
     qtbot.waitUntil(lambda: "computing" not in widget.info.value, timeout=20_000)
-    assert "not known for a TorchScript model" in widget.info.value  # no architecture
+    assert "not known for a TorchScript, torch.export or ONNX model" in widget.info.value
 
 
 def _squares(shape=(12, 14)):
@@ -353,6 +359,12 @@ def test_a_two_channel_model_reads_two_coregistered_image_layers(
     pickers = widget.channel_pickers
     assert [p.label for p in pickers] == ["Channel 1", "Channel 2"]
     assert [p.value for p in pickers] == [t1, t2]  # each channel defaults to its own layer
+    # a TorchScript file runs code: refused until the user ticks "Trust this model"
+    assert not widget.trust.native.isHidden() and widget.trust.value is False
+    _run(widget, qtbot)
+    assert "is a TorchScript program, which runs code when loaded" in widget.controls.last_error
+    assert "T1 U-Net" not in viewer.layers
+    widget.trust.value = True
     _run(widget, qtbot)
     assert widget.controls.last_error is None, widget.controls.last_error
     expected = (first > 0).astype(np.uint8) + 2 * (second > 0)
@@ -363,8 +375,9 @@ def test_a_two_channel_model_reads_two_coregistered_image_layers(
     pickers[0].value, pickers[1].value = t2, t1
     _run(widget, qtbot)
     np.testing.assert_array_equal(viewer.layers["T2 U-Net"].data, (second > 0) + 2 * (first > 0))
-    # a 1-channel model has one picker again
+    # a 1-channel model has one picker again; a package is data only: no trust asked
     widget.model_file.value = tiny_package(tmp_path)
+    assert widget.trust.native.isHidden() and widget.trust.value is False
     assert [p.label for p in widget.channel_pickers] == ["Image"]
     assert widget.extra_channels == []
 
@@ -433,6 +446,7 @@ def test_a_multilabel_model_gives_one_labels_layer_per_structure(
     widget = UNetWidget(viewer)
     widget.model.value = FROM_FILE
     widget.model_file.value = _multilabel_model(tmp_path, "nested", image, (1, 2))
+    widget.trust.value = True  # a TorchScript file made by this test
     assert "multilabel (sigmoid): outer, inner" in widget.info.value
     widget.probabilities.value = widget.uncertainty.value = True
     _run(widget, qtbot)
@@ -472,6 +486,7 @@ def test_a_multilabel_model_gives_one_labels_layer_per_structure(
 
     # a second run writes the same layers; one Ctrl+Z on each takes it back, the next empties it
     widget.model_file.value = _multilabel_model(tmp_path, "swapped", image, (2, 1))
+    widget.trust.value = True
     _run(widget, qtbot)
     np.testing.assert_array_equal(layers["outer"].data, inner)
     np.testing.assert_array_equal(layers["inner"].data, outer)
@@ -509,6 +524,7 @@ def test_the_padding_choice_shows_at_the_image_border(make_napari_viewer, qtbot,
     widget = UNetWidget(viewer)
     widget.model.value = FROM_FILE
     widget.model_file.value = model
+    widget.trust.value = True  # a TorchScript file made by this test
     assert widget.padding.value == "reflect"  # the model config's choice is the default
     assert [value for _, value in PADDINGS] == list(PADDING_MODES)
     widget.probabilities.value = True
@@ -531,3 +547,210 @@ def test_the_padding_choice_shows_at_the_image_border(make_napari_viewer, qtbot,
     for mode in ("minimum", "reflect", "constant"):
         np.testing.assert_allclose(seen[mode][inside], seen["edge"][inside], atol=1e-5)
         assert np.abs(seen[mode] - seen["edge"]).max() > 0.01  # the border tells them apart
+
+
+# ---- masks, brain extraction and domain warnings ---------------------------------------------
+@needs_torch
+def test_a_mask_layer_keeps_the_prediction_inside_it(make_napari_viewer, qtbot, tmp_path):
+    viewer = make_napari_viewer()
+    image = np.random.default_rng(3).random((20, 24)).astype(np.float32)
+    viewer.add_image(image, name="img", scale=(0.5, 0.5))
+    yy, xx = np.mgrid[:20, :24]
+    disc = np.hypot(yy - 10, xx - 12) < 6
+    viewer.add_labels(disc.astype(np.uint8), name="roi", scale=(0.5, 0.5))
+    viewer.add_labels(np.ones((20, 24), np.uint8), name="elsewhere", scale=(1.0, 0.5))
+    widget = UNetWidget(viewer)
+    widget.model.value = FROM_FILE
+    widget.model_file.value = tiny_package(tmp_path)
+    assert widget.mask.value is None  # optional: no mask by default
+    _run(widget, qtbot)
+    everywhere = viewer.layers["img U-Net"].data.copy()
+    assert everywhere[~disc].any()  # the untrained model labels voxels outside the disc
+    widget.mask.value = viewer.layers["elsewhere"]
+    widget.controls.run_button.clicked()
+    assert "Mask 'elsewhere' is not on the grid of 'img'" in widget.controls.last_error
+    widget.mask.value = viewer.layers["roi"]
+    _run(widget, qtbot)
+    inside = viewer.layers["img U-Net"].data
+    assert not inside[~disc].any() and inside[disc].any()
+
+
+@needs_torch
+def test_the_brain_mask_action_makes_the_mask_layer(make_napari_viewer, qtbot, monkeypatch):
+    """The real extraction is napari_segtools.brain_mask; a fast stand-in checks the wiring."""
+    import types
+
+    calls = []
+
+    def fake_brain_mask(image, *, spacing):
+        calls.append(spacing)
+        return image > 0.5
+
+    fake = types.ModuleType("napari_segtools.core.brain_mask")
+    fake.brain_mask = fake_brain_mask
+    monkeypatch.setitem(sys.modules, "napari_segtools.core.brain_mask", fake)
+    viewer = make_napari_viewer()
+    head = np.random.default_rng(4).random((6, 8, 10)).astype(np.float32)
+    layer = viewer.add_image(head, name="head", scale=(2.0, 3.0, 2.0), translate=(1.0, 0.0, 5.0))
+    widget = UNetWidget(viewer)
+    widget.brain_mask.clicked()
+    qtbot.waitUntil(lambda: widget.controls.run_button.enabled, timeout=30_000)
+    out = viewer.layers["head brain mask"]
+    assert isinstance(out, Labels) and calls == [(2.0, 3.0, 2.0)]
+    np.testing.assert_array_equal(out.data, (head > 0.5).astype(np.uint8))
+    np.testing.assert_allclose(out.translate, layer.translate)
+    assert widget.mask.value is out
+    volume = np.count_nonzero(head > 0.5) * 12 / 1000
+    assert widget.controls.status.value == f"brain mask: {volume:.0f} ml; it is now the Mask"
+
+
+@needs_torch
+def test_a_ct_gets_the_brain_models_domain_warning_in_the_dock(
+    make_napari_viewer, qtbot, tmp_path
+):
+    """The shipped model's config and training statistics, a tiny network: the CT is flagged."""
+    import torch
+
+    from napari_segtools.core.unet.model import UNet, UNetSpec
+    from napari_segtools.core.unet.package import ModelConfig, save_package
+
+    shipped = read_config_of_shipped()
+    spec = UNetSpec(spatial_dims=3, in_channels=1, out_channels=3, features=(2, 4))
+    torch.manual_seed(0)
+    config = ModelConfig.from_dict({**shipped.to_dict(), "architecture": spec.to_dict()})
+    folder = save_package(tmp_path / "brain-like", UNet(spec), config)
+    ct, geometry = read_image(
+        str(sample_path("ct_head_invesalius", "ct_head_0051.nii.gz")), reorient=True
+    )
+    viewer = make_napari_viewer()
+    viewer.add_image(ct[:, ::2, ::2], name="CT", scale=np.multiply(geometry.spacing, (1, 2, 2)))
+    widget = UNetWidget(viewer)
+    widget.model.value = FROM_FILE
+    widget.model_file.value = folder / "config.json"
+    widget.device.value = "cpu"
+    _run(widget, qtbot)
+    status = widget.controls.status.value
+    assert "CT U-Net" in viewer.layers and status.startswith("mni152-brain-tissue on cpu")
+    assert "\nUnlike its training data: intensity: the histogram is far" in status
+
+
+def read_config_of_shipped():
+    from napari_segtools._qt._unet_inputs import read_config
+
+    return read_config("mni152-brain-tissue")
+
+
+# ---- models from the registry, and model folders ----------------------------------------------
+def _expected_labels(folder, image, spacing):
+    """The labels the core predicts with the dock's defaults (overlap 0.5, the model's padding)."""
+    from napari_segtools.core.geometry import Geometry
+    from napari_segtools.core.unet.package import load_model
+
+    return load_model(folder).predict(image, geometry=Geometry(spacing), device="cpu")
+
+
+@needs_torch
+def test_a_registry_model_shows_its_licence_and_is_fetched_by_runs_worker(
+    make_napari_viewer, qtbot, tmp_path, monkeypatch
+):
+    import threading
+    import zipfile
+
+    from napari_segtools._qt import _unet_output
+
+    cache, user = tmp_path / "cache", tmp_path / "registry"
+    user.mkdir()
+    monkeypatch.setenv("NAPARI_SEGTOOLS_CACHE", str(cache))
+    monkeypatch.setenv("NAPARI_SEGTOOLS_REGISTRY", str(user))
+    folder = tiny_package(tmp_path, seed=1, spacing=(0.5, 0.5)).parent
+    archive = tmp_path / "tiny.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(folder.rglob("*")):
+            zf.write(path, "tiny/" + path.relative_to(folder).as_posix())
+    entry = {
+        "name": "tiny-cells",
+        "task": "cells and nuclei",
+        "modality": "fluorescence microscopy",
+        "spacing": [0.5, 0.5],
+        "classes": ["bg", "a", "b"],
+        "licence_weights": "MIT",
+        "licence_data": "CC0-1.0 (made by this test)",
+        "size_bytes": archive.stat().st_size,
+        "sha256": hashlib.sha256(archive.read_bytes()).hexdigest(),
+        "url": archive.as_uri(),
+        "format": "package",
+    }
+    (user / "mine.json").write_text(json.dumps({"version": 1, "models": [entry]}))
+    fetched_on = []
+    real_fetch = _unet_output.fetch_model
+
+    def fetch(name, *, entry):
+        fetched_on.append(threading.current_thread() is threading.main_thread())
+        return real_fetch(name, entry=entry)
+
+    monkeypatch.setattr(_unet_output, "fetch_model", fetch)
+    viewer = make_napari_viewer()
+    image = np.random.default_rng(5).random((20, 24)).astype(np.float32)
+    viewer.add_image(image, name="img", scale=(0.5, 0.5))
+    widget = UNetWidget(viewer)
+    names = [name for name in widget.model.choices if name not in (FROM_FILE, FROM_FOLDER)]
+    assert names == ["mni152-brain-tissue", "tiny-cells"]
+    licence = "weights: MIT; training data: CC0-1.0 (made by this test)"
+    tooltip = widget.model.native.itemData(1, Qt.ItemDataRole.ToolTipRole)
+    assert tooltip == f"tiny-cells: cells and nuclei (fluorescence microscopy)\nlicence: {licence}"
+    shipped_tip = widget.model.native.itemData(0, Qt.ItemDataRole.ToolTipRole)
+    assert "training data: MNI ICBM152 2009a notice" in shipped_tip
+    widget.model.value = "tiny-cells"
+    size = f"{archive.stat().st_size / 1e3:.1f} kB"
+    assert widget.info.value == (
+        "cells and nuclei (fluorescence microscopy)\n"
+        "spacing 0.5 x 0.5 mm; classes: bg, a, b\n"
+        "format: package (data only)\n"
+        f"licence: {licence}\n"
+        f"not downloaded yet: Run downloads it first ({size}, checked against its sha256) "
+        f"into {cache}"
+    )
+    assert not cache.exists() and fetched_on == []  # choosing it downloads nothing
+    widget.device.value = "cpu"
+    _run(widget, qtbot)
+    assert widget.controls.last_error is None, widget.controls.last_error
+    assert fetched_on == [False]  # fetched once, in the worker
+    assert sorted(p.name for p in cache.iterdir()) == ["tiny-cells", "tiny-cells.json"]
+    out = viewer.layers["img U-Net"].data
+    expected = _expected_labels(folder, image, (0.5, 0.5))
+    assert len(np.unique(expected)) > 1 and np.array_equal(out, expected)
+    # cached now: the info adds what the config says, and the licence stays
+    qtbot.waitUntil(lambda: "receptive field 18" in widget.info.value, timeout=20_000)
+    assert f"licence: {licence}\n2-D, 1 channel in; classes (softmax): a, b" in widget.info.value
+    _run(widget, qtbot)  # a second run uses the cache
+    assert fetched_on == [False] and widget.controls.last_error is None
+
+
+@needs_torch
+def test_a_model_folder_is_picked_with_its_format_and_trust(make_napari_viewer, qtbot, tmp_path):
+    viewer = make_napari_viewer()
+    image = np.random.default_rng(6).random((20, 24)).astype(np.float32)
+    viewer.add_image(image, name="img", scale=(0.5, 0.5))
+    widget = UNetWidget(viewer)
+    widget.model.value = FROM_FOLDER
+    assert widget.model_file.native.isHidden() and not widget.model_folder.native.isHidden()
+    assert "Choose the model folder" in widget.info.value
+    bundle = tmp_path / "bundle"  # recognised from its files; nothing in it is read or run
+    (bundle / "configs").mkdir(parents=True)
+    (bundle / "configs" / "metadata.json").write_text("{}")
+    widget.model_folder.value = bundle
+    assert widget.info.value.startswith("format: monai-bundle (runs code when loaded: tick Trust")
+    assert not widget.trust.native.isHidden() and widget.trust.value is False
+    widget.controls.run_button.clicked()
+    qtbot.waitUntil(lambda: widget.controls.run_button.enabled, timeout=20_000)
+    assert "is a MONAI bundle, which runs code when loaded" in widget.controls.last_error
+    folder = tiny_package(tmp_path, seed=2, spacing=(0.5, 0.5)).parent
+    widget.model_folder.value = folder
+    assert widget.info.value.startswith("format: package (data only)\n2-D, 1 channel in")
+    assert widget.trust.native.isHidden()
+    widget.device.value = "cpu"
+    _run(widget, qtbot)
+    assert widget.controls.last_error is None, widget.controls.last_error
+    expected = _expected_labels(folder, image, (0.5, 0.5))
+    assert len(np.unique(expected)) > 1
+    assert np.array_equal(viewer.layers["img U-Net"].data, expected)

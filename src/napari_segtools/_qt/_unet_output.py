@@ -3,6 +3,8 @@
 A softmax model gives one Labels layer ``"<image> U-Net"`` (a class per voxel); a sigmoid
 (multilabel) model gives one Labels layer ``"<image> <structure>"`` per structure, so
 overlapping structures each keep every voxel they cover and each can be evaluated alone.
+A registry model that is not cached yet is downloaded here too (:func:`fetch_then_predict`),
+never on the GUI thread.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._layer_style import contrasting_colors, labels_style
-from ..core._types import ProgressGenerator
+from ..core._types import Progress, ProgressGenerator
 from ..core.unet.package import ModelConfig
 from ..core.unet.predict import Prediction, iter_predict, predictive_entropy
+from ..core.unet.registry import RegistryEntry, fetch_model
+from ._unet_inputs import size_text
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class Display:
     config: ModelConfig
     device: str
     summary: str
+    #: how the input differed from the model's training data (``Prediction.domain_warnings``)
+    domain_warnings: tuple[str, ...] = ()
 
 
 def _style(names: dict[int, str], colors) -> dict:
@@ -107,4 +113,15 @@ def predict_for_display(
         config,
         result.device,
         f"{summary} voxels",
+        result.domain_warnings,
     )
+
+
+def fetch_then_predict(entry: RegistryEntry, image, **options) -> ProgressGenerator[Display]:
+    """Download and verify a registry model (:func:`fetch_model`), then :func:`predict_for_display`.
+
+    The download is one step: Cancel takes effect once it is done, before the prediction.
+    """
+    yield Progress(0, 1, f"downloading {entry.name} ({size_text(entry.size_bytes)})")
+    folder = fetch_model(entry.name, entry=entry)
+    return (yield from predict_for_display(str(folder), image, **options))

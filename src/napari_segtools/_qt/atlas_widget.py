@@ -19,7 +19,7 @@ from magicgui.widgets import (
 from napari.utils.notifications import show_warning
 
 from .._layer_style import feature_names, labels_style
-from ..core.geometry import layer_geometry
+from ..core.geometry import grid_differences, layer_geometry
 from ..core.registration import PRESETS, RegistrationSettings
 from ._common import USER_ERRORS, Section, layer_choices
 from ._dock import ScrollDock
@@ -64,6 +64,14 @@ class AtlasWidget(ScrollDock):
             choices=self._images,
             tooltip="Image layer the atlas labels are propagated onto",
         )
+        self.target_mask = ComboBox(
+            label="Target mask",
+            choices=self._labels,
+            nullable=True,
+            value=None,
+            tooltip="Optional Labels layer on the target's grid (e.g. its brain): registration "
+            "compares only the voxels inside it, and labels outside it become background",
+        )
         self.source = ComboBox(
             label="Atlases from",
             choices=_SOURCES,
@@ -76,6 +84,14 @@ class AtlasWidget(ScrollDock):
         )
         self.atlas_labels = ComboBox(
             label="Atlas labels", choices=self._labels, tooltip="Labels on the atlas image's grid"
+        )
+        self.atlas_mask = ComboBox(
+            label="Atlas mask",
+            choices=self._labels,
+            nullable=True,
+            value=None,
+            tooltip="Optional Labels layer on the atlas image's grid (e.g. the atlas brain): "
+            "registration compares only the voxels inside it; added with the pair",
         )
         self.add_pair = PushButton(
             text="Add atlas pair", tooltip="Add the image/labels pair above to the atlas list"
@@ -181,9 +197,11 @@ class AtlasWidget(ScrollDock):
             "Target and atlases",
             [
                 self.target,
+                self.target_mask,
                 self.source,
                 self.atlas_image,
                 self.atlas_labels,
+                self.atlas_mask,
                 self.add_pair,
                 self.pairs,
                 self.folder,
@@ -209,7 +227,9 @@ class AtlasWidget(ScrollDock):
 
     def _pair_choices(self, _widget=None):
         alive = {id(ly) for ly in self.viewer.layers}
-        self._pairs = {k: v for k, v in self._pairs.items() if {id(v[0]), id(v[1])} <= alive}
+        self._pairs = {
+            k: v for k, v in self._pairs.items() if {id(ly) for ly in v if ly is not None} <= alive
+        }
         return list(self._pairs)
 
     def _on_add_pair(self, *_):
@@ -217,14 +237,21 @@ class AtlasWidget(ScrollDock):
         if image is None or labels is None:
             self.controls.status.refuse("Pick an atlas image and its labels first")
             return
-        key = f"{image.name} + {labels.name}"
-        self._pairs[key] = (image, labels)
+        mask = self.atlas_mask.value
+        key = f"{image.name} + {labels.name}" + (f" (mask {mask.name})" if mask else "")
+        self._pairs[key] = (image, labels, mask)
         self.pairs.reset_choices()
         self.pairs.value = [*self.pairs.value, key]
 
     def _on_source(self, *_):
         layers = self.source.value == "layers"
-        for widget in (self.atlas_image, self.atlas_labels, self.add_pair, self.pairs):
+        for widget in (
+            self.atlas_image,
+            self.atlas_labels,
+            self.atlas_mask,
+            self.add_pair,
+            self.pairs,
+        ):
             widget.visible = layers
         self.folder.visible = not layers
 
@@ -265,12 +292,17 @@ class AtlasWidget(ScrollDock):
             and self.atlas_image.value is not None
             and self.atlas_labels.value is not None
         ):
-            pairs = [(self.atlas_image.value, self.atlas_labels.value)]
+            pairs = [(self.atlas_image.value, self.atlas_labels.value, self.atlas_mask.value)]
         if not pairs:
             raise ValueError("add at least one atlas (image + labels layer pair)")
         return [
-            Atlas(np.asarray(image.data), np.asarray(labels.data), layer_geometry(image))
-            for image, labels in pairs
+            Atlas(
+                np.asarray(image.data),
+                np.asarray(labels.data),
+                layer_geometry(image),
+                mask=_mask_of(mask, image, "atlas mask"),
+            )
+            for image, labels, mask in pairs
         ]
 
     def _label_names(self) -> dict[int, str]:
@@ -295,6 +327,7 @@ class AtlasWidget(ScrollDock):
         try:
             if target is None:
                 raise ValueError("pick a target image layer")
+            target_mask = _mask_of(self.target_mask.value, target, "target mask")
             atlases = self._atlases()
         except USER_ERRORS as exc:
             self.controls.status.refuse(str(exc))
@@ -310,6 +343,7 @@ class AtlasWidget(ScrollDock):
             top_k=self.top_k.value or None,
             n_jobs=self.n_jobs.value,
             displacement=self.displacement.value,
+            target_mask=target_mask,
             title="Atlas propagation",
             on_returned=lambda result: self._show(target, result),
         )
@@ -375,8 +409,23 @@ class AtlasWidget(ScrollDock):
         )
         for message in result.warnings:
             show_warning(message)
-        if result.warnings:
-            self.controls.status.refuse(result.warnings[0])
+        if result.warnings:  # divergence and plausibility doubts, one line each
+            self.controls.status.refuse("\n".join(result.warnings))
+
+
+def _mask_of(mask, image, what: str) -> np.ndarray | None:
+    """Return a mask layer as bool on ``image``'s grid; refuse one on another grid."""
+    if mask is None:
+        return None
+    diffs = grid_differences(
+        layer_geometry(image), layer_geometry(mask), image.data.shape, mask.data.shape
+    )
+    if diffs:
+        raise ValueError(
+            f"{what} '{mask.name}' is not on the grid of '{image.name}' ({'; '.join(diffs)}); "
+            "choose a mask made on that image, or resample it first"
+        )
+    return np.asarray(mask.data) != 0
 
 
 def _read_and_propagate(target, atlases, *, top_k, **options):

@@ -7,6 +7,12 @@ Cancel) aborts the running registrations from their next iteration.
 
 Every grid is a :class:`~napari_segtools.core.geometry.Geometry` (spacing, origin, direction in
 mm, numpy axis order): the target's is passed as ``geometry=``, each atlas carries its own.
+
+Masks: ``target_mask=`` (on the target grid) and each atlas's own ``Atlas(..., mask=...)`` restrict
+the registration metric to the voxels inside them (see :mod:`.registration`); labels outside the
+target mask become background. Every result is checked for plausibility
+(:mod:`.atlas_checks`: structure volumes, labels on the target's background) and each doubt is a
+:class:`RegistrationWarning`.
 """
 
 from __future__ import annotations
@@ -34,9 +40,11 @@ from ._validate import (
     check_image,
     check_integer,
     check_labels,
+    check_mask,
     check_same_shape,
     check_spacing,
 )
+from .atlas_checks import background_messages, target_background, volume_messages
 from .fusion import Fused, majority_vote, staple, weighted_vote
 from .geometry import Geometry
 from .io import IMAGE_SUFFIXES, image_suffix, read_image, strip_image_suffix
@@ -53,7 +61,19 @@ _ROLES = ("image", "labels")
 
 
 class RegistrationWarning(UserWarning):
-    """A registration diverged or left little overlap with the target."""
+    """A registration diverged, left little overlap with the target, or gave implausible labels.
+
+    Warned by the propagation functions once per doubt, with a one-line reason.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warnings.warn(RegistrationWarning("label 1: 1.84 times its atlas volume"))
+    >>> caught[0].category.__name__
+    'RegistrationWarning'
+    """
 
 
 # ----------------------------------------------------------------------------- geometry input
@@ -72,12 +92,16 @@ class Atlas:
         Spacing, origin and direction of that grid (mm, numpy axis order). The old form
         ``Atlas(image, labels, spacing, origin, direction)`` still works for one release and
         warns a FutureWarning.
+    mask : (Z, Y, X) bool ndarray, optional
+        Where the atlas image is meaningful (e.g. its brain): the registration metric samples
+        only inside it. Non-zero counts as inside.
 
     Raises
     ------
     ValueError, TypeError
-        If the image is not a finite 3-D intensity image, the labels are not a non-negative
-        integer image of the same shape, or the geometry does not fit (the message names it).
+        If the image is not a finite 3-D intensity image, the labels or mask are not a
+        non-negative integer image of the same shape, or the geometry does not fit (the
+        message names it).
 
     Examples
     --------
@@ -91,6 +115,7 @@ class Atlas:
     image: np.ndarray
     labels: np.ndarray
     geometry: Geometry
+    mask: np.ndarray | None = None
 
     def __init__(
         self,
@@ -98,6 +123,7 @@ class Atlas:
         labels: np.ndarray,
         geometry: Geometry | None = None,
         *legacy: Any,
+        mask: np.ndarray | None = None,
         **legacy_keywords: Any,
     ) -> None:
         if legacy or legacy_keywords or not isinstance(geometry, Geometry):
@@ -106,9 +132,12 @@ class Atlas:
         labels = check_labels(labels, "labels", ndims=(3,))
         check_same_shape(image, labels, ("image", "labels"))
         geometry = check_geometry(geometry, 3, "geometry", array_name="image")
+        if mask is not None:
+            mask = _check_region(image, mask, "mask", "image")
         object.__setattr__(self, "image", image)
         object.__setattr__(self, "labels", labels)
         object.__setattr__(self, "geometry", geometry)
+        object.__setattr__(self, "mask", mask)
 
     @staticmethod
     def _legacy_geometry(
@@ -137,6 +166,15 @@ class Atlas:
         return geometry_of(spacing, values.get("origin"), values.get("direction"))
 
 
+def _check_region(image: np.ndarray, mask: Any, name: str, image_name: str) -> np.ndarray:
+    """Return a registration mask as bool on ``image``'s grid; refuse an empty one."""
+    mask = check_mask(mask, name, ndims=(3,))
+    check_same_shape(image, mask, (image_name, name))
+    if not mask.any():
+        raise ValueError(f"`{name}` is empty (no voxel inside); registration needs its region")
+    return mask
+
+
 # the signature users see; the deprecated spacing/origin/direction arguments stay hidden
 Atlas.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
     [
@@ -145,6 +183,11 @@ Atlas.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
             ("image", "np.ndarray"),
             ("labels", "np.ndarray"),
             ("geometry", "Geometry"),
+        )
+    ]
+    + [
+        inspect.Parameter(
+            "mask", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="np.ndarray | None"
         )
     ],
     return_annotation="None",
@@ -168,13 +211,14 @@ class AtlasResult:
     similarity : tuple of float
         Normalised cross-correlation of each warped atlas with the target.
     overlap : tuple of float
-        Fraction of target voxels that map inside each atlas's grid.
+        Fraction of target voxels (inside the target mask) that map inside each atlas's grid.
     selected : tuple of int
         Indices of the atlases that took part in the fusion (all unless ``top_k``).
     displacement_mm : tuple of (ndarray or None)
         Per atlas, the length of the target->atlas displacement in mm (when asked for).
     warnings : tuple of str
-        Divergence or low-overlap warnings, one line each.
+        Divergence, low-overlap and plausibility warnings (structure volumes, labels on the
+        target's background), one line each.
     """
 
     labels: np.ndarray
@@ -287,6 +331,7 @@ class _Plan:
     top_k: int | None
     n_jobs: int
     displacement: bool
+    target_mask: np.ndarray | None = None
 
 
 def _as_atlas(item: Any, i: int) -> Atlas:
@@ -341,9 +386,12 @@ def _validate_inputs(
     top_k: int | None,
     n_jobs: int | None,
     displacement: bool,
+    target_mask: Any = None,
 ) -> _Plan:
     """Check every input (errors name the argument) and resolve the defaults."""
     target = check_image(target, "target", ndims=(3,))
+    if target_mask is not None:
+        target_mask = _check_region(target, target_mask, "target_mask", "target")
     geometry = check_geometry(geometry, 3, "geometry", array_name="target")
     if isinstance(atlases, (str, bytes, np.ndarray, Atlas)) or not hasattr(atlases, "__len__"):
         raise TypeError(
@@ -361,7 +409,9 @@ def _validate_inputs(
         n_jobs = max(1, min(len(items), (os.cpu_count() or 1) // 2))
     n_jobs = check_integer(n_jobs, "n_jobs", minimum=1, maximum=max(len(items), 1))
     displacement = check_flag(displacement, "displacement")
-    return _Plan(target, geometry, items, resolved, fusion, top_k, n_jobs, displacement)
+    return _Plan(
+        target, geometry, items, resolved, fusion, top_k, n_jobs, displacement, target_mask
+    )
 
 
 # ----------------------------------------------------------------------------- step 2: register
@@ -403,6 +453,7 @@ def _register_one(
     events: Any,
     stop: Any,
     threads: int,
+    target_mask: np.ndarray | None,
 ) -> Warped:
     """Register one atlas (in a thread or a worker process), reporting into ``events``."""
     if threads:
@@ -419,6 +470,8 @@ def _register_one(
         report=lambda *args: events.put((index, *args)),
         should_stop=stop.is_set,
         displacement=displacement,
+        target_mask=target_mask,
+        atlas_mask=atlas.mask,
     )
 
 
@@ -482,6 +535,7 @@ def _register_all(plan: _Plan, counter: _ProgressCounter) -> ProgressGenerator[l
                 events,
                 stop,
                 threads,
+                plan.target_mask,
             )
             for i, atlas in enumerate(plan.atlases)
         ]
@@ -518,12 +572,41 @@ def _check_result(i: int, warped: Warped) -> list[str]:
     return out
 
 
-def _warn_registrations(results: Sequence[Warped]) -> tuple[str, ...]:
+def _check_plausible(plan: _Plan, results: Sequence[Warped]) -> list[str]:
+    """Return the plausibility warnings (structure volumes, labels on the target's background)."""
+    background = target_background(plan.target, plan.target_mask)
+    out = []
+    for i, (atlas, warped) in enumerate(zip(plan.atlases, results, strict=True)):
+        out += volume_messages(
+            i,
+            warped.labels,
+            atlas.labels,
+            geometry=plan.geometry,
+            atlas_geometry=atlas.geometry,
+        )
+        out += background_messages(
+            i, warped.labels, background, masked=plan.target_mask is not None
+        )
+    return out
+
+
+def _warn_registrations(plan: _Plan, results: Sequence[Warped]) -> tuple[str, ...]:
     """Warn a :class:`RegistrationWarning` per doubtful registration; return the messages."""
     messages = tuple(m for i, w in enumerate(results) for m in _check_result(i, w))
+    messages += tuple(_check_plausible(plan, results))
     for message in messages:
         warnings.warn(message, RegistrationWarning, stacklevel=4)
     return messages
+
+
+def _cut_to_mask(plan: _Plan, results: Sequence[Warped]) -> list[Warped]:
+    """Set every warped label outside the target mask to background."""
+    if plan.target_mask is None:
+        return list(results)
+    outside = ~plan.target_mask
+    return [
+        replace(w, labels=np.where(outside, 0, w.labels).astype(w.labels.dtype)) for w in results
+    ]
 
 
 # ----------------------------------------------------------------------------- step 4: fuse
@@ -558,6 +641,7 @@ def iter_propagate_atlases(
     top_k: int | None = None,
     n_jobs: int | None = 1,
     displacement: bool = False,
+    target_mask: np.ndarray | None = None,
 ) -> ProgressGenerator[AtlasResult]:
     """Register every atlas onto ``target``, warp its labels, and fuse them; yield progress.
 
@@ -584,6 +668,10 @@ def iter_propagate_atlases(
         a thread, None uses one process per atlas up to half the CPU cores.
     displacement : bool
         Also return each atlas's displacement magnitude (mm).
+    target_mask : (Z, Y, X) bool ndarray, optional
+        Where the target is meaningful (e.g. its brain): the registration metric samples only
+        inside it, and labels outside it are set to background. Each atlas's own mask is
+        ``Atlas(..., mask=...)``.
 
     Yields
     ------
@@ -603,7 +691,8 @@ def iter_propagate_atlases(
     Warns
     -----
     RegistrationWarning
-        When a registration leaves little overlap or low similarity with the target.
+        When a registration leaves little overlap or low similarity with the target, or its
+        labels are implausible (see :mod:`.atlas_checks`).
 
     Examples
     --------
@@ -632,10 +721,12 @@ def iter_propagate_atlases(
         top_k=top_k,
         n_jobs=n_jobs,
         displacement=displacement,
+        target_mask=target_mask,
     )
     counter = _ProgressCounter(plan.settings, len(plan.atlases))
     results = yield from _register_all(plan, counter)
-    messages = _warn_registrations(results)
+    messages = _warn_registrations(plan, results)
+    results = _cut_to_mask(plan, results)
     similarity = tuple(w.similarity for w in results)
     selected = _select(similarity, plan.top_k)
     total = counter.total
@@ -670,6 +761,7 @@ def multi_atlas_propagate(
     top_k: int | None = None,
     n_jobs: int | None = 1,
     displacement: bool = False,
+    target_mask: np.ndarray | None = None,
 ) -> AtlasResult:
     """Propagate and fuse several atlases' labels onto ``target``.
 
@@ -683,7 +775,7 @@ def multi_atlas_propagate(
         Atlases with their own grids.
     geometry : Geometry
         The target's grid (mm); required.
-    settings, transform, metric, fusion, top_k, n_jobs, displacement
+    settings, transform, metric, fusion, top_k, n_jobs, displacement, target_mask
         As in :func:`iter_propagate_atlases`.
 
     Returns
@@ -719,6 +811,7 @@ def multi_atlas_propagate(
             top_k=top_k,
             n_jobs=n_jobs,
             displacement=displacement,
+            target_mask=target_mask,
         )
     )
 
@@ -737,6 +830,8 @@ def propagate_atlas(
     settings: RegistrationSettings | str | None = None,
     transform: str | None = None,
     metric: str | None = None,
+    target_mask: np.ndarray | None = None,
+    atlas_mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """Register one atlas onto ``target`` and return its labels in the target grid.
 
@@ -760,11 +855,20 @@ def propagate_atlas(
         preset is "affine").
     metric : {"mattes", "mean_squares", "correlation"}, optional
         Override the settings' similarity metric.
+    target_mask : (Z, Y, X) bool ndarray, optional
+        On the target grid: the metric samples only inside it; labels outside are background.
+    atlas_mask : (Z, Y, X) bool ndarray, optional
+        On the atlas grid: the metric samples only inside it (``Atlas(..., mask=...)``).
 
     Returns
     -------
     labels : (Z, Y, X) ndarray
         Atlas labels on the target grid, same dtype as ``atlas_labels``.
+
+    Warns
+    -----
+    RegistrationWarning
+        As :func:`iter_propagate_atlases`.
 
     Examples
     --------
@@ -786,10 +890,11 @@ def propagate_atlas(
     """
     result = multi_atlas_propagate(
         target,
-        [Atlas(atlas_image, atlas_labels, atlas_geometry)],
+        [Atlas(atlas_image, atlas_labels, atlas_geometry, mask=atlas_mask)],
         geometry=geometry,
         settings=settings,
         transform=transform,
         metric=metric,
+        target_mask=target_mask,
     )
     return result.labels

@@ -3,12 +3,17 @@
 The blocking :func:`register_and_warp` reports progress through a callback and stops when
 ``should_stop()`` turns true (SimpleITK's ``Abort`` from an iteration observer), so it can run in
 a thread or in a worker process while the caller turns reports into ``Progress`` events.
+
+Masks (a target mask, an atlas mask) restrict what the registration compares: the similarity
+metric samples only points inside them (SimpleITK's ``SetMetricFixedMask`` /
+``SetMetricMovingMask``), the moments initialisation centres the masked images, and the
+deformable stage matches the images with everything outside the masks set to 0.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -58,7 +63,8 @@ class RegistrationSettings:
     smoothing_mm : tuple of float
         Gaussian sigma per pyramid level, mm.
     sampling : float
-        Fraction of target voxels sampled by the metric (0, 1].
+        Fraction of target voxels sampled by the metric (0, 1]; with a target mask, of the
+        voxels inside it.
     iterations : int
         Iteration limit per level of the rigid and affine stages.
     deformable_shrink_factors, deformable_smoothing_mm : tuple
@@ -203,7 +209,8 @@ class Warped:
     similarity : float
         Normalised cross-correlation with the target inside the overlap.
     overlap : float
-        Fraction of target voxels that map inside the atlas grid.
+        Fraction of target voxels (inside the target mask, when one is given) that map inside
+        the atlas grid.
     displacement_mm : ndarray or None
         ``|T(x) - x|`` in mm on the target grid, when asked for.
     """
@@ -222,8 +229,13 @@ def _fit_shrink(factors, image) -> list[int]:
     return [min(int(f), most) for f in factors]
 
 
-def _method(sitk, settings: RegistrationSettings, shrink, smoothing):
+def _method(sitk, settings: RegistrationSettings, shrink, smoothing, masks=(None, None)):
     method = sitk.ImageRegistrationMethod()
+    fixed_mask, moving_mask = masks
+    if fixed_mask is not None:
+        method.SetMetricFixedMask(fixed_mask)
+    if moving_mask is not None:
+        method.SetMetricMovingMask(moving_mask)
     if settings.metric == "mattes":
         method.SetMetricAsMattesMutualInformation(settings.histogram_bins)
     elif settings.metric == "mean_squares":
@@ -265,10 +277,20 @@ def _run_stage(sitk, method, fixed, moving, name, levels, iterations, report, sh
     report(name, levels - 1, levels, iterations, iterations)
 
 
-def _linear_stages(sitk, fixed, moving, settings, report, should_stop):
+def _masked(sitk, image, mask):
+    """``image`` with everything outside ``mask`` set to 0 (``image`` itself without a mask)."""
+    return image if mask is None else sitk.Mask(image, mask)
+
+
+def _linear_stages(sitk, fixed, moving, settings, report, should_stop, masks=(None, None)):
     init_kind = sitk.CenteredTransformInitializerFilter
     init = init_kind.MOMENTS if settings.initialization == "moments" else init_kind.GEOMETRY
-    rigid = sitk.CenteredTransformInitializer(fixed, moving, sitk.VersorRigid3DTransform(), init)
+    rigid = sitk.CenteredTransformInitializer(
+        _masked(sitk, fixed, masks[0]),
+        _masked(sitk, moving, masks[1]),
+        sitk.VersorRigid3DTransform(),
+        init,
+    )
     levels = len(settings.shrink_factors)
     stages = [("rigid", rigid, 2.0)]
     if settings.transform != "rigid":
@@ -280,7 +302,7 @@ def _linear_stages(sitk, fixed, moving, settings, report, should_stop):
             affine.SetMatrix(rigid.GetMatrix())
             affine.SetTranslation(rigid.GetTranslation())
         shrink = _fit_shrink(settings.shrink_factors, fixed)
-        method = _method(sitk, settings, shrink, settings.smoothing_mm)
+        method = _method(sitk, settings, shrink, settings.smoothing_mm, masks)
         method.SetInitialTransform(transform, inPlace=True)
         method.SetOptimizerAsRegularStepGradientDescent(
             step, 1e-4, settings.iterations, relaxationFactor=0.6
@@ -307,9 +329,17 @@ def _normalise_bias(sitk, image, sigma_mm):
     return out
 
 
-def _demons_stage(sitk, fixed, moving, linear, settings, report, should_stop):
-    """Diffeomorphic demons between ``fixed`` and the linearly aligned, normalised atlas."""
+def _demons_stage(sitk, fixed, moving, linear, settings, report, should_stop, masks=(None, None)):
+    """Diffeomorphic demons between ``fixed`` and the linearly aligned, normalised atlas.
+
+    With masks, both images are 0 outside their (aligned) mask before normalisation.
+    """
+    fixed_mask, moving_mask = masks
     aligned = sitk.Resample(moving, fixed, linear, sitk.sitkLinear, 0.0)
+    if moving_mask is not None:
+        moving_mask = sitk.Resample(moving_mask, fixed, linear, sitk.sitkNearestNeighbor, 0)
+    fixed = _masked(sitk, fixed, fixed_mask)
+    aligned = _masked(sitk, aligned, moving_mask)
     fixed_n = _normalise_bias(sitk, fixed, settings.bias_smoothing_mm)
     aligned = sitk.HistogramMatching(
         _normalise_bias(sitk, aligned, settings.bias_smoothing_mm), fixed_n, 128, 7, True
@@ -374,6 +404,8 @@ def register(
     settings: RegistrationSettings | None = None,
     report: Reporter | None = None,
     should_stop: Callable[[], bool] | None = None,
+    fixed_mask: Any = None,
+    moving_mask: Any = None,
 ) -> Any:
     """Register SimpleITK image ``moving`` onto ``fixed``; return the fixed->moving transform.
 
@@ -387,6 +419,9 @@ def register(
         Receives ``(stage, level, levels, iteration, iterations)`` during the optimisation.
     should_stop : callable, optional
         Polled every iteration; returning true aborts with :class:`RegistrationCancelled`.
+    fixed_mask, moving_mask : SimpleITK.Image, optional
+        UInt8 masks on the fixed and moving grids: the metric samples only inside them (see
+        the module notes).
 
     Returns
     -------
@@ -415,10 +450,14 @@ def register(
     settings = RegistrationSettings() if settings is None else settings
     report = _no_report if report is None else report
     should_stop = _never if should_stop is None else should_stop
-    linear = _linear_stages(sitk, fixed, moving, settings, report, should_stop)
+    if fixed_mask is not None:  # `sampling` is of the voxels inside the mask
+        inside = float(np.mean(sitk.GetArrayViewFromImage(fixed_mask) > 0))
+        settings = replace(settings, sampling=min(1.0, settings.sampling / max(inside, 1e-9)))
+    masks = (fixed_mask, moving_mask)
+    linear = _linear_stages(sitk, fixed, moving, settings, report, should_stop, masks)
     if settings.transform != "deformable":
         return linear
-    local = _demons_stage(sitk, fixed, moving, linear, settings, report, should_stop)
+    local = _demons_stage(sitk, fixed, moving, linear, settings, report, should_stop, masks)
     # CompositeTransform applies its last transform first: x -> local(x) -> linear.
     return sitk.CompositeTransform([linear, local])
 
@@ -457,8 +496,15 @@ def _warp(
     geometry: Geometry,
     labels_dtype: np.dtype,
     displacement: bool,
+    target_mask: np.ndarray | None = None,
+    atlas_mask: Any = None,
 ) -> Warped:
-    """Resample the atlas image (linear) and labels (nearest) into the target grid."""
+    """Resample the atlas image (linear) and labels (nearest) into the target grid.
+
+    The similarity is measured inside the overlap, and inside the target mask and the warped
+    atlas mask (a SimpleITK image) when given; the overlap is the fraction of the target (of
+    its mask) that maps inside the atlas grid.
+    """
     labels = sitk.GetArrayFromImage(
         sitk.Resample(labels_img, fixed, transform, sitk.sitkNearestNeighbor, 0)
     )
@@ -468,12 +514,17 @@ def _warp(
     inside = sitk.GetArrayFromImage(
         sitk.Resample(inside_img, fixed, transform, sitk.sitkNearestNeighbor, 0)
     ).astype(bool)
+    compared = inside if target_mask is None else inside & target_mask
+    if atlas_mask is not None:
+        compared = compared & sitk.GetArrayFromImage(
+            sitk.Resample(atlas_mask, fixed, transform, sitk.sitkNearestNeighbor, 0)
+        ).astype(bool)
     return Warped(
         labels=labels.astype(labels_dtype, copy=False),
         image=image,
         geometry=geometry,
-        similarity=_ncc(image, target, inside),
-        overlap=float(inside.mean()),
+        similarity=_ncc(image, target, compared),
+        overlap=float(inside.mean() if target_mask is None else inside[target_mask].mean()),
         displacement_mm=_displacement_magnitude(sitk, transform, fixed) if displacement else None,
     )
 
@@ -489,6 +540,8 @@ def register_and_warp(
     report: Reporter | None = None,
     should_stop: Callable[[], bool] | None = None,
     displacement: bool = False,
+    target_mask: np.ndarray | None = None,
+    atlas_mask: np.ndarray | None = None,
 ) -> Warped:
     """Register the atlas onto the target and resample its image and labels into the target grid.
 
@@ -516,6 +569,9 @@ def register_and_warp(
         Returning true aborts the registration with :class:`RegistrationCancelled`.
     displacement : bool
         Also return the displacement magnitude (mm) on the target grid.
+    target_mask, atlas_mask : (Z, Y, X) bool ndarray, optional
+        Where the metric samples, on the target's and the atlas's grid; the similarity is
+        measured inside both. The labels are warped whole (the caller cuts them).
 
     Returns
     -------
@@ -551,7 +607,19 @@ def register_and_warp(
     settings = RegistrationSettings() if settings is None else settings
     fixed = array_to_sitk(target.astype(np.float32, copy=False), geometry)
     moving = array_to_sitk(atlas_image.astype(np.float32, copy=False), atlas_geometry)
-    transform = register(fixed, moving, settings=settings, report=report, should_stop=should_stop)
+    fixed_mask, moving_mask = (
+        None if mask is None else array_to_sitk(mask.astype(np.uint8), grid)
+        for mask, grid in ((target_mask, geometry), (atlas_mask, atlas_geometry))
+    )
+    transform = register(
+        fixed,
+        moving,
+        settings=settings,
+        report=report,
+        should_stop=should_stop,
+        fixed_mask=fixed_mask,
+        moving_mask=moving_mask,
+    )
     return _warp(
         sitk,
         transform,
@@ -562,4 +630,6 @@ def register_and_warp(
         geometry=geometry,
         labels_dtype=atlas_labels.dtype,
         displacement=displacement,
+        target_mask=target_mask,
+        atlas_mask=moving_mask,
     )

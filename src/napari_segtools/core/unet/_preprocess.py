@@ -21,6 +21,12 @@ NORMALIZATIONS = ("zscore", "percentile", "ct_window")
 #: voxels, constant at each channel's minimum, mirror, or constant 0 (the mean of a z-scored
 #: image, which the network reads as tissue next to the border)
 PADDING_MODES = ("edge", "minimum", "reflect", "constant")
+#: how a prediction mask meets the normalisation (the config's ``normalization.masked``):
+#: "inside" takes the statistics from the voxels inside the mask and keeps the image around it as
+#: context; "stripped" is for a model trained on images whose background is empty (a
+#: skull-stripped brain): outside the mask the image is set to its minimum, then normalised over
+#: the whole window as in training
+MASKED_NORMALIZATIONS = ("inside", "stripped")
 
 
 def canonical_axes(
@@ -88,23 +94,32 @@ def check_normalization(spec: dict) -> dict:
     missing = [k for k in need if not isinstance(spec.get(k), (int, float))]
     if missing:
         raise ValueError(f"`normalization` method {method!r} needs numbers for {missing}")
+    if spec.get("masked", "inside") not in MASKED_NORMALIZATIONS:
+        raise ValueError(
+            f"`normalization.masked` must be one of {MASKED_NORMALIZATIONS}; "
+            f"got {spec.get('masked')!r}"
+        )
     return spec
 
 
-def normalize(image: np.ndarray, spec: dict) -> np.ndarray:
+def normalize(image: np.ndarray, spec: dict, *, where: np.ndarray | None = None) -> np.ndarray:
     """Float32 copy of one channel normalised as ``spec`` says.
 
     - ``zscore``: subtract the mean, divide by the standard deviation (all voxels);
     - ``percentile``: clip to the ``lower``/``upper`` percentiles, scale to [0, 1];
     - ``ct_window``: clip to ``center`` +- ``width``/2 (HU), scale to [0, 1].
+
+    ``where`` (bool, the image's shape, not empty): take the mean, deviation or percentiles
+    from these voxels only (a prediction mask); every voxel is still normalised.
     """
     x = np.asarray(image, np.float32)
+    sample = x if where is None else x[where]
     method = spec["method"]
     if method == "zscore":
-        out = (x - x.mean()) / max(float(x.std()), 1e-8)
+        out = (x - sample.mean()) / max(float(sample.std()), 1e-8)
         return out.astype(np.float32, copy=False)
     if method == "percentile":
-        lo, hi = np.percentile(x, [spec["lower"], spec["upper"]])
+        lo, hi = np.percentile(sample, [spec["lower"], spec["upper"]])
     else:
         lo, hi = spec["center"] - spec["width"] / 2, spec["center"] + spec["width"] / 2
     out = (np.clip(x, lo, hi) - lo) / max(float(hi - lo), 1e-8)

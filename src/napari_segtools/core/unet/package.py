@@ -1,13 +1,18 @@
 """Model packages: a JSON config plus weights; ``list_models``, ``load_model`` and the predictor.
 
 A package is a folder holding ``config.json`` and the weights file it names (a state dict of
-:class:`~.model.UNet`, saved with :func:`save_package`), or a TorchScript file with a JSON of the
-same stem beside it (``net.pt`` + ``net.json``). The config's keys:
+:class:`~.model.UNet`, saved with :func:`save_package`, read with ``weights_only=True``: data
+only). :func:`load_model` also reads the other formats of :mod:`.formats` (TorchScript,
+``torch.export`` programs and ONNX files with a JSON of the same stem beside them, ``net.pt`` +
+``net.json``; MONAI bundles and nnU-Net folders where their extras are installed). A format
+whose loading runs code loads only with ``trusted=True``; every path a config names must stay
+inside the model's folder. The config's keys:
 
 ``spatial_dims`` (2 or 3), ``in_channels``, ``class_names`` (background first),
 ``class_colors`` (hex, one per class), ``spacing`` (mm, numpy axis order, the grid the model was
 trained on), ``normalization`` (``{"method": "zscore"}``, ``{"method": "percentile", "lower":
-0.5, "upper": 99.5}`` or ``{"method": "ct_window", "center": 40, "width": 400}``),
+0.5, "upper": 99.5}`` or ``{"method": "ct_window", "center": 40, "width": 400}``, each with an
+optional ``"masked"``: ``"inside"`` (default) or ``"stripped"``, see ``MASKED_NORMALIZATIONS``),
 ``patch_size`` (voxels), ``weights`` (file name), and ``architecture`` (a :class:`~.model.UNetSpec`
 as a dict; required for state dicts, ignored for TorchScript). Optional: ``name``,
 ``description``, ``training`` (how it was trained and its held-out Dice), ``output`` (the head:
@@ -16,17 +21,19 @@ independent channel per structure, overlaps allowed, ``class_names`` then name t
 and no background) and ``padding`` (how inference pads an image smaller than the window:
 ``"edge"``, default, ``"minimum"``, ``"reflect"`` or ``"constant"`` 0; see
 :data:`~._preprocess.PADDING_MODES`). Configs without these two keys load with the defaults;
-:meth:`ModelConfig.to_dict` writes both.
+:meth:`ModelConfig.to_dict` writes both. ``channel_names`` (optional, one per input channel,
+e.g. ``["T1", "FLAIR"]``) name the inputs in messages and in the dock.
 """
 
 from __future__ import annotations
 
 import json
+import pickle
 import re
 import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -45,7 +52,9 @@ from .._validate import (
 from ..geometry import Geometry
 from . import _preprocess as pre
 from ._torch import require_torch
+from .domain import warn_domain
 from .losses import OUTPUTS
+from .masking import mask_region
 
 if TYPE_CHECKING:
     import torch
@@ -67,8 +76,9 @@ REQUIRED_KEYS = (
     "weights",
 )
 EXPECTED = (
-    "a shipped model name, a package folder with config.json, a config .json, or a TorchScript "
-    ".pt/.ts file with a .json of the same name beside it"
+    "a shipped model name, a package folder with config.json, a config .json, or a model file "
+    "(TorchScript .pt/.ts, torch.export .pt2, ONNX .onnx) with a .json of the same name beside "
+    "it, or a MONAI bundle or nnU-Net model folder"
 )
 
 
@@ -131,6 +141,7 @@ class ModelConfig:
     training: dict[str, Any] = field(default_factory=dict)
     output: str = "softmax"
     padding: str = "edge"
+    channel_names: tuple[str, ...] = ()
 
     @property
     def structures(self) -> tuple[str, ...]:
@@ -224,6 +235,7 @@ class ModelConfig:
             normalization=dict(data["normalization"]),
             output=output,
             padding=padding,
+            channel_names=tuple(data.get("channel_names") or ()),
             **checked,
             **{
                 k: data[k]
@@ -248,6 +260,7 @@ class ModelConfig:
             "architecture": self.architecture,
             "output": self.output,
             "padding": self.padding,
+            "channel_names": list(self.channel_names),
             "training": self.training,
         }
 
@@ -272,10 +285,16 @@ def _check_config_rest(data: dict[str, Any], names: list[Any]) -> dict[str, Any]
         for i, p in enumerate(data["patch_size"])
     )
     spacing = check_spacing(data["spacing"], dims, "spacing", array_name="model")
-    weights = data["weights"]
-    if not isinstance(weights, str) or not weights.strip() or Path(weights).name != weights:
+    relative_entry(data["weights"], "weights")
+    channel_names = data.get("channel_names") or []
+    if channel_names and (
+        not isinstance(channel_names, list)
+        or len(channel_names) != in_channels
+        or any(not isinstance(n, str) or not n.strip() for n in channel_names)
+    ):
         raise ValueError(
-            f"`weights` must be a file name inside the package folder; got {weights!r}"
+            f"`channel_names` must list one name (text) per input channel ({in_channels}); "
+            f"got {channel_names!r}"
         )
     architecture = data.get("architecture")
     if architecture is not None:
@@ -297,6 +316,71 @@ def _check_config_rest(data: dict[str, Any], names: list[Any]) -> dict[str, Any]
     if "training" in data and not isinstance(data["training"], dict):
         raise TypeError(f"`training` must be a JSON object; got {data['training']!r}")
     return {"in_channels": in_channels, "patch_size": patch, "spacing": spacing}
+
+
+def relative_entry(entry: Any, key: str) -> PurePosixPath:
+    """Return a config entry that names a file as a relative path that cannot leave its folder.
+
+    Text only (nothing is opened): absolute paths, drive letters and ``..`` are refused with a
+    message naming ``key``; :func:`resolve_inside` adds the check of links.
+
+    Examples
+    --------
+    >>> relative_entry("models/model.pt", "weights")
+    PurePosixPath('models/model.pt')
+    """
+    if not isinstance(entry, str) or not entry.strip():
+        raise ValueError(f"`{key}` must name a file inside the model folder; got {entry!r}")
+    path = PurePosixPath(entry.replace("\\", "/"))
+    if path.is_absolute() or PureWindowsPath(entry).drive or ".." in path.parts:
+        raise ValueError(
+            f"`{key}` is {entry!r}, which leaves the model folder; a model may only name "
+            "files inside its own folder (no absolute paths, no '..')"
+        )
+    return path
+
+
+def resolve_inside(folder: Path, entry: Any, key: str) -> Path:
+    """Return the real path of ``entry`` in ``folder``, refusing one that ends up outside it.
+
+    Checked before any file is opened: the entry's text (:func:`relative_entry`), then its
+    resolved path, so a link inside the folder that points out is refused too. Every loader
+    of :mod:`.formats` passes each path a model's config names through this.
+
+    Parameters
+    ----------
+    folder : Path
+        The model's folder.
+    entry : str
+        The path as the config writes it.
+    key : str
+        The config entry, for the message (``"weights"``).
+
+    Returns
+    -------
+    Path
+        The resolved path (it may not exist yet).
+
+    Raises
+    ------
+    ValueError
+        If the entry is absolute, uses ``..``, or resolves outside ``folder``.
+
+    Examples
+    --------
+    >>> resolve_inside(Path("."), "/etc/passwd", "weights")
+    Traceback (most recent call last):
+    ...
+    ValueError: `weights` is '/etc/passwd', which leaves the model folder; a model may only name files inside its own folder (no absolute paths, no '..')
+    """
+    root = Path(folder).resolve()
+    target = (root / relative_entry(entry, key)).resolve()
+    if not target.is_relative_to(root):
+        raise ValueError(
+            f"`{key}` {entry!r} resolves to {target}, outside the model folder {root} (a link "
+            "pointing out of it); a model may only name files inside its own folder"
+        )
+    return target
 
 
 def check_predict_options(
@@ -341,30 +425,28 @@ def save_package(folder: str | Path, module: torch.nn.Module, config: ModelConfi
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
-    torch.save(state, folder / config.weights)
+    weights = resolve_inside(folder, config.weights, "weights")
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, weights)
     (folder / CONFIG_NAME).write_text(
         json.dumps(config.to_dict(), indent=2) + "\n", encoding="utf-8"
     )
     return folder
 
 
-def _locate(name_or_path) -> tuple[Path, Path | None]:
-    """(config path, TorchScript file or None) for a model name or path."""
+def _locate(name_or_path) -> Path:
+    """Return a model's path: a shipped folder, the existing path given, or a registry model's."""
     text = str(name_or_path)
     if text in list_models():
-        return _models_dir() / text / CONFIG_NAME, None
+        return _models_dir() / text
     path = Path(text).expanduser()
-    if path.is_dir() and (path / CONFIG_NAME).is_file():
-        return path / CONFIG_NAME, None
-    if path.is_file() and path.suffix == ".json":
-        return path, None
-    if path.is_file() and path.with_suffix(".json").is_file():
-        return path.with_suffix(".json"), path
-    if path.is_file():
-        raise FileNotFoundError(
-            f"model file {path} has no config {path.with_suffix('.json').name} beside it; "
-            f"expected {EXPECTED}"
-        )
+    if path.exists():
+        return path
+    from .registry import registered_model_path  # registry imports this module
+
+    registered = registered_model_path(text)
+    if registered is not None:
+        return registered
     raise FileNotFoundError(
         f"model {text!r} not found; expected {EXPECTED} (shipped: {list_models()})"
     )
@@ -381,25 +463,23 @@ def _read_config(path: Path) -> ModelConfig:
     return ModelConfig.from_dict(data, source=str(path))
 
 
-def _load_module(weights: Path, config: ModelConfig) -> torch.nn.Module:
+def _existing(model: Path) -> Path:
+    """Return ``model``, or say that the model file the config names is missing."""
+    if not model.is_file():
+        raise FileNotFoundError(f"model file {model} named in the config does not exist")
+    return model
+
+
+def _load_state_dict(weights: Path, config: ModelConfig) -> torch.nn.Module:
+    """Rebuild the config's U-Net and load a state dict into it (``weights_only``: data only)."""
     torch = require_torch()
     from .model import UNet, UNetSpec
 
-    if not weights.is_file():
-        raise FileNotFoundError(f"model weights {weights} named in the config do not exist")
-    try:
-        with zipfile.ZipFile(weights) as archive:
-            scripted = any("/code/" in n for n in archive.namelist())
-    except zipfile.BadZipFile:
+    if not zipfile.is_zipfile(_existing(weights)):
         raise ValueError(
             f"model weights {weights} are corrupt or not a PyTorch file; "
-            "expected a state dict saved with torch.save or a TorchScript archive"
-        ) from None
-    if scripted:
-        try:
-            return torch.jit.load(str(weights), map_location="cpu")
-        except RuntimeError as exc:
-            raise ValueError(f"TorchScript file {weights} could not be loaded: {exc}") from None
+            "expected a state dict saved with torch.save"
+        )
     if config.architecture is None:
         raise ValueError(
             f"model config for {weights} needs an `architecture` entry to rebuild the U-Net "
@@ -425,6 +505,12 @@ def _load_module(weights: Path, config: ModelConfig) -> torch.nn.Module:
         )
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise ValueError(
+            f"model weights {weights} hold Python objects other than tensors; a package's "
+            "weights must be a plain state dict (torch.save(module.state_dict())), and "
+            "anything else is refused: loading it could run code"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - torch raises several types for damaged archives
         raise ValueError(
             f"model weights {weights} are corrupt ({type(exc).__name__}: {exc})"
@@ -441,29 +527,36 @@ def _load_module(weights: Path, config: ModelConfig) -> torch.nn.Module:
     return module
 
 
-def load_model(name_or_path: str | Path) -> Predictor:
-    """Load a model package by shipped name or path and return its :class:`Predictor`.
+def load_model(name_or_path: str | Path, *, trusted: bool = False) -> Predictor:
+    """Load a model by shipped name or path, in any format of :mod:`.formats`; return its predictor.
 
     Parameters
     ----------
     name_or_path : str or Path
         A name from :func:`list_models`, a package folder holding ``config.json``, a config
-        ``.json``, or a TorchScript ``.pt``/``.ts`` file with a ``.json`` of the same name beside
-        it.
+        ``.json``, a model file (TorchScript ``.pt``/``.ts``, ``torch.export`` ``.pt2``, ONNX
+        ``.onnx``) with a ``.json`` of the same name beside it, or a folder of another format
+        (:data:`~.formats.MODEL_FORMATS`).
+    trusted : bool
+        Whether you trust the source of the file. Formats whose loading runs code
+        (TorchScript, ``torch.export``, MONAI bundles, nnU-Net checkpoints) are refused without
+        it, before anything is read from them; packages and ONNX files are data only.
 
     Returns
     -------
     Predictor
-        The loaded network with its config.
+        The loaded network with its config (classes, spacing, input channels).
 
     Raises
     ------
     ImportError
-        Without PyTorch; the one-line message names the ``[unet]`` extra.
+        Without PyTorch (the ``[unet]`` extra) or the format's own extra.
     FileNotFoundError
         Unknown name, or a path without its config or weights.
     ValueError
-        Corrupt JSON or weights, missing config keys, weights that do not fit the architecture.
+        A code-running format without ``trusted=True``; a path in the config that leaves the
+        model's folder; corrupt JSON or weights, missing config keys, weights that do not fit
+        the architecture.
 
     Examples
     --------
@@ -477,10 +570,10 @@ def load_model(name_or_path: str | Path) -> Predictor:
             f"`name_or_path` must be a model name or a path; got {name_or_path!r}; expected "
             f"{EXPECTED}"
         )
-    config_path, scripted = _locate(name_or_path)
-    config = _read_config(config_path)
-    weights = scripted or config_path.parent / config.weights
-    return Predictor(config, _load_module(weights, config), source=str(config_path))
+    trusted = check_flag(trusted, "trusted")
+    from .formats import load_path
+
+    return load_path(_locate(name_or_path), trusted=trusted)
 
 
 def _spatial_dims(args: tuple, kwargs: dict) -> int:
@@ -534,9 +627,11 @@ class Predictor:
         if arr.ndim == cfg.spatial_dims:
             arr = arr[None]
         if arr.shape[0] != cfg.in_channels:
+            names = f" ({', '.join(cfg.channel_names)})" if cfg.channel_names else ""
             raise ValueError(
                 f"model {cfg.name or self.source!r} expects {cfg.spatial_dims}-D images with "
-                f"{cfg.in_channels} channel(s) first; got an array of shape {np.shape(image)}"
+                f"{cfg.in_channels} channel(s){names} first; got {arr.shape[0]} channel(s): "
+                f"an array of shape {np.shape(image)}"
             )
         geometry = check_geometry(geometry, cfg.spatial_dims)
         perm, flips = pre.canonical_axes(geometry.direction, cfg.spatial_dims)
@@ -553,6 +648,8 @@ class Predictor:
         device: str | torch.device | None = None,
         batch_size: int = 4,
         padding: str | None = None,
+        mask: np.ndarray | None = None,
+        domain_check: bool = True,
     ) -> ProgressGenerator[np.ndarray]:
         """Predict class probabilities window by window, yielding Progress events.
 
@@ -562,7 +659,7 @@ class Predictor:
             Intensities; the channel axis (first) may be omitted for 1-channel models.
         geometry : Geometry
             Spacing (mm) and direction of the image; see :meth:`predict_proba`.
-        overlap, tta, device, batch_size, padding
+        overlap, tta, device, batch_size, padding, mask, domain_check
             As in :meth:`predict_proba`.
 
         Yields
@@ -583,10 +680,36 @@ class Predictor:
 
         device = resolve_device(device)
         arr, geometry, perm, flips = self._check_input(image, geometry)
+        region = None
+        if mask is not None:
+            region = mask_region(
+                mask,
+                arr.shape[1:],
+                geometry=geometry,
+                patch_size=cfg.patch_size,
+                model_spacing=cfg.spacing,
+                perm=perm,
+            )
+        if check_flag(domain_check, "domain_check"):
+            warn_domain(
+                arr, geometry=geometry, config=cfg, mask=None if region is None else region.mask
+            )
+        if region is not None:
+            if region.empty:
+                yield Progress(1, 1, "the mask is empty: background everywhere")
+                return region.paste(None, output=cfg.output, classes=len(cfg.class_names))
+            arr = region.crop(arr, leading=1)
+        stripped = cfg.normalization.get("masked", "inside") == "stripped"
+        if region is not None and stripped:  # as the training images: empty outside the mask
+            lowest = arr.min(axis=tuple(range(1, arr.ndim)), keepdims=True)
+            arr = np.where(region.inside[None], arr, lowest)
+        where = (
+            None if region is None or stripped else pre.to_canonical(region.inside, perm, flips)
+        )
         arr = pre.to_canonical(arr, perm, flips, leading=1)
         spacing = tuple(geometry.spacing[p] for p in perm)
         canon_shape = arr.shape[1:]
-        arr = np.stack([pre.normalize(c, cfg.normalization) for c in arr])
+        arr = np.stack([pre.normalize(c, cfg.normalization, where=where) for c in arr])
         arr = pre.resample(
             arr, pre.resampled_shape(canon_shape, spacing, cfg.spacing), order=1, leading=1
         )
@@ -610,7 +733,8 @@ class Predictor:
             )
         yield Progress(1, 1, "resampling to the image grid")
         probs = pre.resample(probs, canon_shape, order=1, leading=1)
-        return np.ascontiguousarray(pre.from_canonical(probs, perm, flips, leading=1))
+        probs = np.ascontiguousarray(pre.from_canonical(probs, perm, flips, leading=1))
+        return probs if region is None else region.paste(probs, output=cfg.output)
 
     @loose_geometry_keywords(geometry=("", _spatial_dims))
     def predict_proba(
@@ -623,6 +747,8 @@ class Predictor:
         device: str | torch.device | None = None,
         batch_size: int = 4,
         padding: str | None = None,
+        mask: np.ndarray | None = None,
+        domain_check: bool = True,
     ) -> np.ndarray:
         """Predict class probabilities on the image grid.
 
@@ -646,6 +772,14 @@ class Predictor:
         padding : {"edge", "minimum", "reflect", "constant"}, optional
             How an image smaller than the window is padded after normalisation (see
             :data:`~._preprocess.PADDING_MODES`); ``None``: the config's ``padding``.
+        mask : ([Z,] Y, X) bool ndarray, optional
+            Predict only here (on the image grid; non-zero counts as inside): the network runs
+            on the mask's bounding box grown by half a window, so the mask's edge sees real
+            image; normalisation statistics come from inside the mask; outside it the result
+            is background (see :mod:`.masking`).
+        domain_check : bool
+            Warn a :class:`~.domain.DomainWarning` for each way the input differs from the
+            training data (intensity histogram, field of view, spacing; see :mod:`.domain`).
 
         Returns
         -------
@@ -659,7 +793,13 @@ class Predictor:
             If ``geometry`` is not a :class:`~napari_segtools.core.geometry.Geometry`.
         ValueError
             Wrong dimensionality or channel count (a model with C > 1 input channels takes
-            (C, [Z,] Y, X), each channel normalised on its own), bad spacing or options.
+            (C, [Z,] Y, X), each channel normalised on its own), bad spacing or options, a
+            mask not on the image grid.
+
+        Warns
+        -----
+        DomainWarning
+            One per failed domain check (unless ``domain_check=False``).
         """
         return run_to_completion(
             self.iter_predict_proba(
@@ -670,6 +810,8 @@ class Predictor:
                 device=device,
                 batch_size=batch_size,
                 padding=padding,
+                mask=mask,
+                domain_check=domain_check,
             )
         )
 
@@ -684,6 +826,8 @@ class Predictor:
         device: str | torch.device | None = None,
         batch_size: int = 4,
         padding: str | None = None,
+        mask: np.ndarray | None = None,
+        domain_check: bool = True,
     ) -> np.ndarray:
         """Predict a label image, or one mask per structure; arguments as :meth:`predict_proba`.
 
@@ -701,6 +845,8 @@ class Predictor:
             device=device,
             batch_size=batch_size,
             padding=padding,
+            mask=mask,
+            domain_check=domain_check,
         )
         if self.config.output == "sigmoid":
             return probs > 0.5

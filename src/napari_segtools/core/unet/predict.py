@@ -16,6 +16,7 @@ import numpy as np
 from .._types import Progress, ProgressGenerator
 from .._validate import check_number
 from ..geometry import Geometry
+from .domain import warn_domain
 from .package import ModelConfig
 
 if TYPE_CHECKING:
@@ -36,6 +37,9 @@ class Prediction:
         The model package's config (class names and colours).
     device : str
         The device the model ran on (``"cpu"``, ``"cuda"``, ``"mps"``).
+    domain_warnings : tuple of str
+        How the input differed from the model's training data, one line each (the
+        :class:`~.domain.DomainWarning` messages; empty when it did not).
 
     Examples
     --------
@@ -55,6 +59,7 @@ class Prediction:
     probabilities: np.ndarray
     config: ModelConfig
     device: str
+    domain_warnings: tuple[str, ...] = ()
 
     @property
     def multilabel(self) -> bool:
@@ -170,6 +175,8 @@ def iter_predict(
     device: str | torch.device | None = None,
     batch_size: int = 4,
     padding: str | None = None,
+    mask: np.ndarray | None = None,
+    trusted: bool = False,
 ) -> ProgressGenerator[Prediction]:
     """Load a model package and predict class probabilities of ``image``, yielding progress.
 
@@ -192,6 +199,12 @@ def iter_predict(
         Windows per forward pass.
     padding : {"edge", "minimum", "reflect", "constant"}, optional
         How an image smaller than the window is padded; ``None``: the model config's.
+    mask : ([Z,] Y, X) bool ndarray, optional
+        Predict only inside it, background outside (see
+        :meth:`~.package.Predictor.predict_proba`).
+    trusted : bool
+        Load a model whose format runs code (TorchScript, ``torch.export``...); see
+        :func:`~.package.load_model`.
 
     Yields
     ------
@@ -201,12 +214,19 @@ def iter_predict(
     Returns
     -------
     Prediction
-        Probabilities on the image grid, the model config and the device used.
+        Probabilities on the image grid, the model config, the device used and the domain
+        checks' messages.
 
     Raises
     ------
     ImportError
         Without PyTorch; the one-line message names the ``[unet]`` extra.
+
+    Warns
+    -----
+    DomainWarning
+        One per failed domain check (:func:`~.domain.check_domain`), also kept in
+        ``Prediction.domain_warnings``.
 
     Examples
     --------
@@ -216,6 +236,8 @@ def iter_predict(
     ...     "mni152-brain-tissue", image, geometry=Geometry((2.0, 2.0, 2.0)), device="cpu"))
     >>> result.probabilities.shape, result.device
     ((3, 8, 8, 8), 'cpu')
+    >>> [m.split(":")[0] for m in result.domain_warnings]  # a blank 16 mm cube is no brain
+    ['intensity', 'field of view']
     """
     from .package import check_predict_options, load_model
 
@@ -224,7 +246,8 @@ def iter_predict(
     from .inference import resolve_device
 
     dev = resolve_device(device)
-    predictor = load_model(model)
+    predictor = load_model(model, trusted=trusted)
+    messages = warn_domain(image, geometry=geometry, config=predictor.config, mask=mask)
     probs = yield from predictor.iter_predict_proba(
         image,
         geometry=geometry,
@@ -233,5 +256,7 @@ def iter_predict(
         device=dev,
         batch_size=batch_size,
         padding=padding,
+        mask=mask,
+        domain_check=False,  # checked above, the messages kept
     )
-    return Prediction(probs, predictor.config, str(dev))
+    return Prediction(probs, predictor.config, str(dev), messages)

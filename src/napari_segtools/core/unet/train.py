@@ -33,6 +33,7 @@ from ..geometry import Geometry
 from . import _preprocess as pre
 from ._torch import require_torch
 from .augment import AugmentSettings, random_copy, random_grid, vary_intensity, warp
+from .domain import training_statistics
 from .losses import WEIGHTED_LOSSES, make_loss
 from .model import UNet, UNetSpec
 from .package import ModelConfig, Predictor
@@ -485,6 +486,8 @@ def _setup(
         TrainCase(np.stack([pre.normalize(ch, config.normalization) for ch in c.image]), c.labels)
         for c in cases
     ]
+    # what the network saw, for the domain checks of predictions (training["intensity"])
+    record.update(training_statistics([c.image for c in normalized], spacing=config.spacing))
 
     def draw() -> tuple[torch.Tensor, torch.Tensor]:
         case = normalized[int(rng.integers(len(cases)))]
