@@ -54,7 +54,7 @@ from . import _preprocess as pre
 from ._torch import require_torch
 from .domain import warn_domain
 from .losses import OUTPUTS
-from .masking import mask_region
+from .masking import MaskRegion, mask_region
 
 if TYPE_CHECKING:
     import torch
@@ -637,6 +637,27 @@ class Predictor:
         perm, flips = pre.canonical_axes(geometry.direction, cfg.spatial_dims)
         return arr, geometry, perm, flips
 
+    def _mask_and_check(
+        self, arr: np.ndarray, mask, *, geometry: Geometry, perm, domain_check: bool
+    ) -> MaskRegion | None:
+        """Check ``arr`` against the training domain; return the region of ``mask`` (or None)."""
+        cfg = self.config
+        region = None
+        if mask is not None:
+            region = mask_region(
+                mask,
+                arr.shape[1:],
+                geometry=geometry,
+                patch_size=cfg.patch_size,
+                model_spacing=cfg.spacing,
+                perm=perm,
+            )
+        if check_flag(domain_check, "domain_check"):
+            warn_domain(
+                arr, geometry=geometry, config=cfg, mask=None if region is None else region.mask
+            )
+        return region
+
     @loose_geometry_keywords(geometry=("", _spatial_dims))
     def iter_predict_proba(
         self,
@@ -680,20 +701,9 @@ class Predictor:
 
         device = resolve_device(device)
         arr, geometry, perm, flips = self._check_input(image, geometry)
-        region = None
-        if mask is not None:
-            region = mask_region(
-                mask,
-                arr.shape[1:],
-                geometry=geometry,
-                patch_size=cfg.patch_size,
-                model_spacing=cfg.spacing,
-                perm=perm,
-            )
-        if check_flag(domain_check, "domain_check"):
-            warn_domain(
-                arr, geometry=geometry, config=cfg, mask=None if region is None else region.mask
-            )
+        region = self._mask_and_check(
+            arr, mask, geometry=geometry, perm=perm, domain_check=domain_check
+        )
         if region is not None:
             if region.empty:
                 yield Progress(1, 1, "the mask is empty: background everywhere")

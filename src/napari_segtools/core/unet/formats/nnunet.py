@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..._types import Progress, ProgressGenerator
-from ..._validate import check_flag
 from ...geometry import Geometry
 from .._torch import require_torch
 from ..package import ModelConfig, Predictor, check_predict_options, resolve_inside
@@ -338,9 +337,7 @@ class NNUNetModel(Predictor):
         (K, [Z,] Y, X) float32 ndarray
             Probabilities on the image grid.
         """
-        from ..domain import warn_domain
         from ..inference import resolve_device
-        from ..masking import mask_region
 
         cfg = self.config
         overlap, tta, _, _ = check_predict_options(
@@ -351,20 +348,9 @@ class NNUNetModel(Predictor):
         if not self.ras:  # nnU-Net takes the array as it is: its axes are the model's
             geometry = Geometry(geometry.spacing, geometry.origin)
             perm, flips = tuple(range(cfg.spatial_dims)), (False,) * cfg.spatial_dims
-        region = None
-        if mask is not None:
-            region = mask_region(
-                mask,
-                arr.shape[1:],
-                geometry=geometry,
-                patch_size=cfg.patch_size,
-                model_spacing=cfg.spacing,
-                perm=perm,
-            )
-        if check_flag(domain_check, "domain_check"):
-            warn_domain(
-                arr, geometry=geometry, config=cfg, mask=None if region is None else region.mask
-            )
+        region = self._mask_and_check(
+            arr, mask, geometry=geometry, perm=perm, domain_check=domain_check
+        )
         if region is not None:
             if region.empty:
                 yield Progress(1, 1, "the mask is empty: background everywhere")
