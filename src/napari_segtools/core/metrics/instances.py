@@ -267,9 +267,13 @@ def _check_options(ndim: int, spacing, kw: dict) -> _Options:
         if kw[key] != default:
             raise ValueError(f"`{key}` is set by `preset` {kw['preset']!r}; leave it unset")
     return replace(
-        options, connectivity=3, matching="merge", min_volume=preset.min_volume_mm3,
-        preset=preset, surface="surfel",
-    )  # fmt: skip
+        options,
+        connectivity=3,
+        matching="merge",
+        min_volume=preset.min_volume_mm3,
+        preset=preset,
+        surface="surfel",
+    )
 
 
 def _instance_map(array: np.ndarray, name: str, opts: _Options) -> tuple[np.ndarray, np.ndarray]:

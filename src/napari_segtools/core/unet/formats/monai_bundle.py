@@ -59,11 +59,35 @@ WEIGHTS = "models/model.pt"
 NEEDS = f"a MONAI bundle needs {METADATA}, {INFERENCE[0]} (or .yaml) and {WEIGHTS}"
 #: transforms that only load, type or move data, or that the predictor does itself
 _PASSIVE = {
-    "LoadImage", "EnsureChannelFirst", "EnsureType", "CastToType", "ToTensor", "ToNumpy",
-    "ToDevice", "Identity", "DeleteItems", "SelectItems", "CopyItems", "SpatialPad",
-    "DivisiblePad", "AsChannelFirst", "AddChannel", "Invert", "SaveImage", "AsDiscrete",
-    "SqueezeDim", "FromMetaTensor", "ToMetaTensor",
-}  # fmt: skip
+    "LoadImage",
+    "EnsureChannelFirst",
+    "EnsureType",
+    "CastToType",
+    "ToTensor",
+    "ToNumpy",
+    "ToDevice",
+    "Identity",
+    "DeleteItems",
+    "SelectItems",
+    "CopyItems",
+    "SpatialPad",
+    "DivisiblePad",
+    "AsChannelFirst",
+    "AddChannel",
+    "Invert",
+    "SaveImage",
+    "AsDiscrete",
+    "SqueezeDim",
+    "FromMetaTensor",
+    "ToMetaTensor",
+}
+#: the intensity normalisations the plugin can express (one per bundle)
+_NORMALIZING = (
+    "NormalizeIntensity",
+    "ScaleIntensityRange",
+    "ScaleIntensity",
+    "ScaleIntensityRangePercentiles",
+)
 #: the letter each canonical numpy axis runs towards (LPS, numpy order), and the opposite
 _CANONICAL = {3: "SPL", 2: "PL"}
 _OPPOSITE = {"L": "R", "R": "L", "P": "A", "A": "P", "S": "I", "I": "S"}
@@ -309,8 +333,7 @@ class _Reading:
                 self.axcodes = str(t.axcodes)
             elif name == "Spacing":
                 self._spacing(np.asarray(t.pixdim, float))
-            elif name in ("NormalizeIntensity", "ScaleIntensityRange", "ScaleIntensity",
-                          "ScaleIntensityRangePercentiles"):  # fmt: skip
+            elif name in _NORMALIZING:
                 if self.normalization is not None:
                     raise ValueError(
                         f"the bundle's preprocessing normalises intensities twice (then {name}); "
