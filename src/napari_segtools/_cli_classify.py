@@ -38,14 +38,13 @@ import argparse
 import csv
 import glob
 import math
-import os
 import re
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._cli_dask import run_dask
+from ._cli_dask import add_dask_arguments, run_dask
 
 #: a case is warned about when its spacing differs from the classifier's by more than this factor
 SPACING_WARN_FACTOR = 2.0
@@ -101,17 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--summary", type=Path, metavar="CSV", help="also write the summary table as CSV here"
     )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        metavar="N",
-        default=os.cpu_count() or 1,
-        help="local worker processes (default: all cores)",
-    )
-    parser.add_argument(
-        "--scheduler", metavar="ADDRESS", help="address of a running dask.distributed scheduler"
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_dask_arguments(parser)
 
 
 def _parse_channels(specs: list[str] | None) -> list[tuple[str, str, re.Pattern[str]]]:

@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
+
+
+def add_dask_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--workers``, ``--scheduler`` and ``--quiet``, the options :func:`run_dask` reads."""
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        default=os.cpu_count() or 1,
+        help="local worker processes (default: all cores)",
+    )
+    parser.add_argument(
+        "--scheduler", metavar="ADDRESS", help="address of a running dask.distributed scheduler"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run_dask(tasks, args) -> list[dict]:

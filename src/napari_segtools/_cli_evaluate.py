@@ -28,7 +28,7 @@ import warnings
 from pathlib import Path
 
 from . import _cli_cohort
-from ._cli_dask import run_dask
+from ._cli_dask import add_dask_arguments, run_dask
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -92,16 +92,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="skip clDice (3-D skeletons are slow on large structures)",
     )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=os.cpu_count() or 1,
-        help="local worker processes (default: all cores)",
-    )
-    parser.add_argument(
-        "--scheduler", metavar="ADDRESS", help="address of a running dask.distributed scheduler"
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_dask_arguments(parser)
     _cli_cohort.add_arguments(parser)
 
 

@@ -42,7 +42,7 @@ from pathlib import Path
 from . import _cli_segment_grow as _grow
 from . import _cli_segment_methods as _methods
 from . import _cli_segment_models as _models
-from ._cli_dask import run_dask
+from ._cli_dask import add_dask_arguments, run_dask
 
 #: method name -> (add its options, build it from the arguments, one-line help)
 METHODS = {
@@ -94,16 +94,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         help="name outputs <case><SUFFIX>, e.g. _seg.nii.gz (default: the input's file name)",
     )
     parser.add_argument("--overwrite", action="store_true", help="redo finished cases")
-    parser.add_argument(
-        "--workers",
-        type=int,
-        metavar="N",
-        default=os.cpu_count() or 1,
-        help="local worker processes (default: all cores)",
-    )
-    parser.add_argument(
-        "--scheduler", metavar="ADDRESS", help="address of a running dask.distributed scheduler"
-    )
+    add_dask_arguments(parser)
     parser.add_argument(
         "--threads-per-case",
         type=int,
@@ -111,7 +102,6 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         help="threads each case may use (default: cores / workers locally; unchanged with "
         "--scheduler)",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
