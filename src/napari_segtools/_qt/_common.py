@@ -75,6 +75,11 @@ class StatusLine(Label):
         self.native.setStyleSheet(style)
         self.value = message
         self.tooltip = message
+        # a wrapped label with an ignored width policy is not grown by the layout: ask for the
+        # height its text needs at the width it has, so no line is cut off
+        label = self.native
+        if label.width() > 0:
+            label.setMinimumHeight(label.heightForWidth(label.width()))
 
     def say(self, message: str) -> None:
         """Show an ordinary message (a result, a hint) and clear any problem."""
